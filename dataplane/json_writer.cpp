@@ -1,0 +1,205 @@
+#include "dataplane/json_writer.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace sluice {
+
+void JsonWriter::put(std::string_view s) {
+    if (cap_ - len_ < s.size()) {
+        overflow_ = true;
+        return;
+    }
+    std::memcpy(buf_ + len_, s.data(), s.size());
+    len_ += s.size();
+}
+
+void JsonWriter::separator() {
+    if (!first_[depth_]) put(',');
+    first_[depth_] = false;
+}
+
+void JsonWriter::key(std::string_view k) {
+    separator();
+    string(k);
+    put(':');
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when invalid.
+size_t utf8_sequence(std::string_view s, size_t i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) return 1;
+    if ((c & 0xE0) == 0xC0) { n = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { n = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { n = 4; cp = c & 0x07; }
+    else return 0;
+    if (i + n > s.size()) return 0;
+    for (size_t k = 1; k < n; ++k) {
+        const auto cc = static_cast<unsigned char>(s[i + k]);
+        if ((cc & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are invalid.
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+        return 0;
+    return n;
+}
+
+}  // namespace
+
+void JsonWriter::string(std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    put('"');
+    size_t i = 0;
+    while (i < s.size() && !overflow_) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        switch (c) {
+            case '"': put("\\\""); ++i; continue;
+            case '\\': put("\\\\"); ++i; continue;
+            case '\n': put("\\n"); ++i; continue;
+            case '\r': put("\\r"); ++i; continue;
+            case '\t': put("\\t"); ++i; continue;
+            default: break;
+        }
+        if (c < 0x20 || c == 0x7f) {
+            const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+            put(std::string_view(esc, 6));
+            ++i;
+            continue;
+        }
+        const size_t n = utf8_sequence(s, i);
+        if (n == 0) {
+            const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+            put(std::string_view(esc, 6));
+            ++i;
+            continue;
+        }
+        put(s.substr(i, n));
+        i += n;
+    }
+    put('"');
+}
+
+JsonWriter& JsonWriter::begin_object() {
+    if (depth_ > 0) separator();
+    put('{');
+    if (depth_ < kMaxDepth) first_[++depth_] = true;
+    else overflow_ = true;
+    return *this;
+}
+JsonWriter& JsonWriter::begin_object(std::string_view k) {
+    key(k);
+    put('{');
+    if (depth_ < kMaxDepth) first_[++depth_] = true;
+    else overflow_ = true;
+    return *this;
+}
+JsonWriter& JsonWriter::end_object() {
+    put('}');
+    if (depth_ > 0) --depth_;
+    return *this;
+}
+JsonWriter& JsonWriter::begin_array() {
+    if (depth_ > 0) separator();
+    put('[');
+    if (depth_ < kMaxDepth) first_[++depth_] = true;
+    else overflow_ = true;
+    return *this;
+}
+JsonWriter& JsonWriter::begin_array(std::string_view k) {
+    key(k);
+    put('[');
+    if (depth_ < kMaxDepth) first_[++depth_] = true;
+    else overflow_ = true;
+    return *this;
+}
+JsonWriter& JsonWriter::end_array() {
+    put(']');
+    if (depth_ > 0) --depth_;
+    return *this;
+}
+
+JsonWriter& JsonWriter::kv(std::string_view k, std::string_view v) {
+    key(k);
+    string(v);
+    return *this;
+}
+JsonWriter& JsonWriter::kv_bytes(std::string_view k, std::span<const uint8_t> v) {
+    return kv(k, std::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
+}
+JsonWriter& JsonWriter::kv(std::string_view k, uint64_t v) {
+    key(k);
+    char tmp[24];
+    auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
+    put(std::string_view(tmp, static_cast<size_t>(r.ptr - tmp)));
+    return *this;
+}
+JsonWriter& JsonWriter::kv(std::string_view k, int64_t v) {
+    key(k);
+    char tmp[24];
+    auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
+    put(std::string_view(tmp, static_cast<size_t>(r.ptr - tmp)));
+    return *this;
+}
+JsonWriter& JsonWriter::kv(std::string_view k, double v) {
+    key(k);
+    if (!std::isfinite(v)) {
+        put("null");
+        return *this;
+    }
+    char tmp[32];
+    auto r = std::to_chars(tmp, tmp + sizeof tmp, v, std::chars_format::fixed, 6);
+    put(std::string_view(tmp, static_cast<size_t>(r.ptr - tmp)));
+    return *this;
+}
+JsonWriter& JsonWriter::kv(std::string_view k, bool v) {
+    key(k);
+    put(v ? "true" : "false");
+    return *this;
+}
+JsonWriter& JsonWriter::kv_null(std::string_view k) {
+    key(k);
+    put("null");
+    return *this;
+}
+JsonWriter& JsonWriter::kv_raw(std::string_view k, std::string_view json) {
+    key(k);
+    put(json);
+    return *this;
+}
+
+JsonWriter& JsonWriter::value(std::string_view v) {
+    separator();
+    string(v);
+    return *this;
+}
+JsonWriter& JsonWriter::value_bytes(std::span<const uint8_t> v) {
+    return value(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
+}
+JsonWriter& JsonWriter::value(uint64_t v) {
+    separator();
+    char tmp[24];
+    auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
+    put(std::string_view(tmp, static_cast<size_t>(r.ptr - tmp)));
+    return *this;
+}
+JsonWriter& JsonWriter::value(int64_t v) {
+    separator();
+    char tmp[24];
+    auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
+    put(std::string_view(tmp, static_cast<size_t>(r.ptr - tmp)));
+    return *this;
+}
+JsonWriter& JsonWriter::value(bool v) {
+    separator();
+    put(v ? "true" : "false");
+    return *this;
+}
+
+}  // namespace sluice

@@ -1,0 +1,102 @@
+// AppTransaction: the fields an application-layer parser (HTTP, DNS, TLS, SMB
+// files) extracts from one request or response, handed to the signature engine
+// as the sticky buffers of Suricata's rule language (http.uri, dns.query, ...).
+// All buffers of one transaction are inspected together, so a rule with
+// http.method and http.uri matches only when both belong to the same request.
+// Thread rules: built and consumed on the worker that owns the flow; the spans
+// borrow the parser's memory and are valid only during the call that passes them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "dataplane/stream.hpp"
+#include "detectors/app_proto.hpp"
+
+namespace sluice {
+
+class JsonWriter;
+
+#define SLUICE_APP_BUFFERS(X)                       \
+    X(http_uri, "http.uri")                         \
+    X(http_raw_uri, "http.uri.raw")                 \
+    X(http_method, "http.method")                   \
+    X(http_protocol, "http.protocol")               \
+    X(http_request_line, "http.request_line")       \
+    X(http_header, "http.header")                   \
+    X(http_raw_header, "http.header.raw")           \
+    X(http_header_names, "http.header_names")       \
+    X(http_host, "http.host")                       \
+    X(http_raw_host, "http.host.raw")               \
+    X(http_user_agent, "http.user_agent")           \
+    X(http_cookie, "http.cookie")                   \
+    X(http_content_type, "http.content_type")       \
+    X(http_content_len, "http.content_len")         \
+    X(http_referer, "http.referer")                 \
+    X(http_accept, "http.accept")                   \
+    X(http_connection, "http.connection")           \
+    X(http_request_body, "http.request_body")       \
+    X(http_stat_code, "http.stat_code")             \
+    X(http_stat_msg, "http.stat_msg")               \
+    X(http_response_line, "http.response_line")     \
+    X(http_server, "http.server")                   \
+    X(http_location, "http.location")               \
+    X(http_response_body, "http.response_body")     \
+    X(dns_query, "dns.query")                       \
+    X(tls_sni, "tls.sni")                           \
+    X(tls_cert_subject, "tls.cert_subject")         \
+    X(tls_cert_issuer, "tls.cert_issuer")           \
+    X(tls_version, "tls.version")                   \
+    X(ja3_string, "ja3.string")                     \
+    X(ja3_hash, "ja3.hash")                         \
+    X(file_data, "file.data")
+
+enum class AppBuffer : uint8_t {
+#define SLUICE_X(id, name) id,
+    SLUICE_APP_BUFFERS(SLUICE_X)
+#undef SLUICE_X
+        count
+};
+
+inline constexpr size_t kAppBufferCount = static_cast<size_t>(AppBuffer::count);
+
+inline constexpr std::array<std::string_view, kAppBufferCount> kAppBufferNames = {
+#define SLUICE_X(id, name) name,
+    SLUICE_APP_BUFFERS(SLUICE_X)
+#undef SLUICE_X
+};
+
+constexpr std::string_view to_string(AppBuffer b) { return kAppBufferNames[static_cast<size_t>(b)]; }
+
+constexpr std::optional<AppBuffer> app_buffer_from_name(std::string_view name) {
+    for (size_t i = 0; i < kAppBufferNames.size(); ++i)
+        if (kAppBufferNames[i] == name) return static_cast<AppBuffer>(i);
+    return std::nullopt;
+}
+
+struct AppTransaction {
+    AppProto proto = AppProto::unknown;
+    Direction dir = Direction::to_server;
+    uint64_t tx_id = 0;  // per flow, counts from 0
+    std::array<std::span<const uint8_t>, kAppBufferCount> buffers{};
+    std::array<bool, kAppBufferCount> present{};
+    // Writes this transaction's EVE object (e.g. "http": {...}) into an event
+    // under construction; may be null.
+    void (*write_eve)(JsonWriter&, const void* ctx) = nullptr;
+    const void* eve_ctx = nullptr;
+
+    void set(AppBuffer b, std::span<const uint8_t> v) {
+        buffers[static_cast<size_t>(b)] = v;
+        present[static_cast<size_t>(b)] = true;
+    }
+    void set(AppBuffer b, std::string_view v) {
+        set(b, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(v.data()), v.size()));
+    }
+    bool has(AppBuffer b) const { return present[static_cast<size_t>(b)]; }
+    std::span<const uint8_t> get(AppBuffer b) const { return buffers[static_cast<size_t>(b)]; }
+};
+
+}  // namespace sluice
