@@ -1,0 +1,63 @@
+// FlowKey: the bidirectional identity of a flow. Both directions of a
+// connection build the same key (the lower address/port pair first), so one
+// lookup finds the flow whichever side sent the packet, and flow_hash() is
+// symmetric: the software dispatcher and the flow table agree on it.
+// Thread rules: value type.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "dataplane/decode.hpp"
+#include "dataplane/ip_addr.hpp"
+
+namespace sluice {
+
+struct FlowKey {
+    IpAddr addr[2];      // addr[0] <= addr[1] (with ports as tie-break)
+    uint16_t port[2] = {0, 0};
+    uint16_t vlan = 0;   // innermost VLAN id; flows on different VLANs are distinct
+    uint8_t ip_proto = 0;
+    uint8_t pad = 0;
+
+    bool operator==(const FlowKey& o) const { return std::memcmp(this, &o, sizeof *this) == 0; }
+};
+static_assert(sizeof(FlowKey) == 40);
+
+// Builds the key; `src_is_side0` tells whether the packet's source is addr[0].
+inline FlowKey make_flow_key(const DecodedPacket& p, bool& src_is_side0) {
+    FlowKey k;
+    const bool ports = p.has_ports();
+    const uint16_t sp = ports ? p.src_port : 0;
+    const uint16_t dp = ports ? p.dst_port : 0;
+    const auto cmp = p.src <=> p.dst;
+    src_is_side0 = cmp < 0 || (cmp == 0 && sp <= dp);
+    if (src_is_side0) {
+        k.addr[0] = p.src; k.addr[1] = p.dst; k.port[0] = sp; k.port[1] = dp;
+    } else {
+        k.addr[0] = p.dst; k.addr[1] = p.src; k.port[0] = dp; k.port[1] = sp;
+    }
+    k.vlan = p.vlan_count ? p.vlan[p.vlan_count - 1] : 0;
+    k.ip_proto = p.ip_proto;
+    return k;
+}
+
+// 64-bit mix (splitmix64 finalizer).
+inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+inline uint64_t flow_hash(const FlowKey& k) {
+    uint64_t w[5];
+    std::memcpy(w, &k, sizeof w);
+    uint64_t h = 0x51CE5EEDULL;
+    for (uint64_t v : w) h = mix64(h ^ v);
+    return h;
+}
+
+}  // namespace sluice
