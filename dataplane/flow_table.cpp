@@ -1,0 +1,218 @@
+#include "dataplane/flow_table.hpp"
+
+#include <bit>
+
+namespace sluice {
+
+uint64_t make_flow_id(const FlowKey& key, uint64_t first_ns) {
+    uint64_t id = mix64(flow_hash(key) ^ mix64(first_ns)) & ((uint64_t{1} << 51) - 1);
+    return id ? id : 1;
+}
+
+FlowTable::FlowTable(uint32_t capacity, const FlowTimeouts& timeouts)
+    : capacity_(capacity ? capacity : 1),
+      bucket_mask_(static_cast<uint32_t>(std::bit_ceil(capacity_)) - 1),
+      flows_(new Flow[capacity_]),
+      buckets_(bucket_mask_ + 1u, kNil),
+      timeouts_(timeouts) {
+    for (uint32_t i = 0; i < capacity_; ++i) flows_[i].bucket_next = (i + 1 < capacity_) ? i + 1 : kNil;
+    free_head_ = 0;
+    for (size_t c = 0; c < static_cast<size_t>(ProtoClass::count); ++c)
+        for (size_t s = 0; s < static_cast<size_t>(FlowState::count); ++s) {
+            uint32_t sec = timeouts_.seconds[c][s];
+            // Protocols without a closed state use their new timeout for it.
+            if (sec == 0) sec = timeouts_.seconds[c][0];
+            lists_[list_index(static_cast<ProtoClass>(c), static_cast<FlowState>(s))].timeout_ns = uint64_t{sec} * 1000000000ull;
+        }
+}
+
+bool FlowTable::expired(const Flow& f, uint64_t now_ns) const {
+    return now_ns > f.last_ns + lists_[f.list].timeout_ns;
+}
+
+void FlowTable::list_remove(Flow& f) {
+    List& l = lists_[f.list];
+    if (f.lru_prev != kNil) flows_[f.lru_prev].lru_next = f.lru_next;
+    else l.head = f.lru_next;
+    if (f.lru_next != kNil) flows_[f.lru_next].lru_prev = f.lru_prev;
+    else l.tail = f.lru_prev;
+}
+
+void FlowTable::list_append(Flow& f) {
+    List& l = lists_[f.list];
+    const uint32_t i = slot_of(f);
+    f.lru_prev = l.tail;
+    f.lru_next = kNil;
+    if (l.tail != kNil) flows_[l.tail].lru_next = i;
+    else l.head = i;
+    l.tail = i;
+}
+
+void FlowTable::end_flow(Flow& f, FlowEndReason reason, FlowEndHandler& end) {
+    end.on_flow_end(f, reason);
+    switch (reason) {
+        case FlowEndReason::timeout: counters_.inc(FlowCounter::timeout); break;
+        case FlowEndReason::evicted: counters_.inc(FlowCounter::evicted); break;
+        case FlowEndReason::reused: counters_.inc(FlowCounter::reused); break;
+        case FlowEndReason::shutdown: counters_.inc(FlowCounter::shutdown); break;
+        case FlowEndReason::count: break;
+    }
+    counters_.inc(FlowCounter::ended);
+    list_remove(f);
+    // Unlink from its bucket chain.
+    const uint32_t i = slot_of(f);
+    uint32_t* link = &buckets_[f.hash & bucket_mask_];
+    while (*link != kNil && *link != i) link = &flows_[*link].bucket_next;
+    if (*link == i) *link = f.bucket_next;
+    f = Flow{};
+    f.bucket_next = free_head_;
+    free_head_ = i;
+    --active_;
+}
+
+uint32_t FlowTable::pick_victim() const {
+    // Closed flows first, then new ones, then established: the stalest of each tier.
+    for (FlowState tier : {FlowState::closed, FlowState::new_, FlowState::established}) {
+        uint32_t best = kNil;
+        for (size_t c = 0; c < static_cast<size_t>(ProtoClass::count); ++c) {
+            const uint32_t h = lists_[list_index(static_cast<ProtoClass>(c), tier)].head;
+            if (h != kNil && (best == kNil || flows_[h].last_ns < flows_[best].last_ns)) best = h;
+        }
+        if (best != kNil) return best;
+    }
+    return kNil;
+}
+
+PacketFlowInfo FlowTable::lookup(const DecodedPacket& p, uint64_t now_ns, FlowEndHandler& end) {
+    bool src_is_side0 = true;
+    const FlowKey key = make_flow_key(p, src_is_side0);
+    const uint32_t hash = static_cast<uint32_t>(flow_hash(key));
+    uint32_t i = buckets_[hash & bucket_mask_];
+    while (i != kNil) {
+        Flow& f = flows_[i];
+        if (f.hash == hash && f.key == key) break;
+        i = f.bucket_next;
+    }
+    if (i != kNil) {
+        Flow& f = flows_[i];
+        const bool new_syn = p.ip_proto == ipproto::tcp && (p.tcp_flags & (tcpflag::syn | tcpflag::ack)) == tcpflag::syn;
+        if (expired(f, now_ns)) {
+            end_flow(f, FlowEndReason::timeout, end);
+        } else if (new_syn && f.tcp_state == TcpState::closed) {
+            end_flow(f, FlowEndReason::reused, end);
+        } else {
+            const bool src_is_client = (f.client_side == 0) == src_is_side0;
+            return {&f, src_is_client ? Direction::to_server : Direction::to_client, false};
+        }
+    }
+    if (free_head_ == kNil) {
+        const uint32_t victim = pick_victim();
+        if (victim == kNil) return {};
+        end_flow(flows_[victim], FlowEndReason::evicted, end);
+    }
+    i = free_head_;
+    Flow& f = flows_[i];
+    free_head_ = f.bucket_next;
+    f = Flow{};
+    f.key = key;
+    f.hash = hash;
+    f.bucket_next = buckets_[hash & bucket_mask_];
+    buckets_[hash & bucket_mask_] = i;
+    f.first_ns = f.last_ns = now_ns;
+    f.flow_id = make_flow_id(key, now_ns);
+    f.pclass = proto_class(p.ip_proto);
+    // The client is the side that opened the connection: for a SYN+ACK seen
+    // first it is the destination, otherwise the source of the first packet.
+    const bool synack = p.ip_proto == ipproto::tcp && (p.tcp_flags & (tcpflag::syn | tcpflag::ack)) == (tcpflag::syn | tcpflag::ack);
+    const bool src_is_client = !synack;
+    f.client_side = static_cast<uint8_t>((src_is_side0 == src_is_client) ? 0 : 1);
+    f.state = FlowState::new_;
+    f.list = list_index(f.pclass, f.state);
+    list_append(f);
+    ++active_;
+    counters_.inc(FlowCounter::created);
+    return {&f, src_is_client ? Direction::to_server : Direction::to_client, true};
+}
+
+void FlowTable::update(Flow& f, Direction dir, const DecodedPacket& p, uint64_t now_ns) {
+    const unsigned d = index(dir);
+    f.pkts[d] += 1;
+    f.bytes[d] += p.frame_len;
+    if (now_ns > f.last_ns) f.last_ns = now_ns;
+
+    FlowState state = f.state;
+    if (p.ip_proto == ipproto::tcp) {
+        const uint8_t fl = p.tcp_flags;
+        f.tcp_flags[d] |= fl;
+        TcpState t = f.tcp_state;
+        if (fl & tcpflag::rst) {
+            t = TcpState::closed;
+        } else {
+            switch (t) {
+                case TcpState::none:
+                    if ((fl & (tcpflag::syn | tcpflag::ack)) == tcpflag::syn) t = TcpState::syn_sent;
+                    else if ((fl & (tcpflag::syn | tcpflag::ack)) == (tcpflag::syn | tcpflag::ack)) t = TcpState::syn_recv;
+                    else t = TcpState::established;  // picked up midstream
+                    break;
+                case TcpState::syn_sent:
+                    if ((fl & (tcpflag::syn | tcpflag::ack)) == (tcpflag::syn | tcpflag::ack) && dir == Direction::to_client)
+                        t = TcpState::syn_recv;
+                    break;
+                case TcpState::syn_recv:
+                    if ((fl & tcpflag::ack) && !(fl & tcpflag::syn) && dir == Direction::to_server) t = TcpState::established;
+                    break;
+                default:
+                    break;
+            }
+            if (fl & tcpflag::fin) {
+                if (t == TcpState::fin_wait || t == TcpState::closing) {
+                    // A FIN from the side that had not closed yet.
+                    const bool other_fin = (f.tcp_flags[index(opposite(dir))] & tcpflag::fin) != 0;
+                    if (other_fin) t = TcpState::closing;
+                } else if (t != TcpState::closed) {
+                    t = TcpState::fin_wait;
+                }
+            } else if (t == TcpState::closing && (fl & tcpflag::ack)) {
+                t = TcpState::closed;  // the last FIN acknowledged
+            }
+        }
+        f.tcp_state = t;
+        switch (t) {
+            case TcpState::none:
+            case TcpState::syn_sent:
+            case TcpState::syn_recv: state = FlowState::new_; break;
+            case TcpState::established:
+            case TcpState::fin_wait: state = FlowState::established; break;
+            case TcpState::closing:
+            case TcpState::closed: state = FlowState::closed; break;
+        }
+    } else if (f.pkts[0] && f.pkts[1]) {
+        state = FlowState::established;
+    }
+
+    // Move to the tail of its (possibly new) timeout list.
+    list_remove(f);
+    f.state = state;
+    f.list = list_index(f.pclass, state);
+    list_append(f);
+}
+
+uint32_t FlowTable::expire(uint64_t now_ns, uint32_t budget, FlowEndHandler& end) {
+    uint32_t n = 0;
+    for (auto& l : lists_) {
+        while (n < budget && l.head != kNil) {
+            Flow& f = flows_[l.head];
+            if (!expired(f, now_ns)) break;
+            end_flow(f, FlowEndReason::timeout, end);
+            ++n;
+        }
+    }
+    return n;
+}
+
+void FlowTable::end_all(FlowEndHandler& end, FlowEndReason reason) {
+    for (auto& l : lists_)
+        while (l.head != kNil) end_flow(flows_[l.head], reason, end);
+}
+
+}  // namespace sluice

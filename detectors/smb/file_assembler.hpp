@@ -1,0 +1,221 @@
+// File reassembly for carved files (SMB reads and writes, any protocol that moves
+// a file as data at offsets).
+//
+// FileAssembler: one file being carved. Writes come at arbitrary offsets, out of
+// order and overlapping; the first data for a byte wins (like TCP). Content lives
+// in memory up to a per-file cap and the worker's global cap, then spills to a
+// temporary file in the configured directory; content past the maximum file size
+// is not kept. SHA-256 is computed incrementally over the contiguous prefix from
+// offset 0, so an in-order file is hashed as it arrives (also past the size cap,
+// where the bytes are no longer kept). finish() says COMPLETE only when every byte
+// from 0 to the required end is present and kept; anything else is TRUNCATED.
+//
+// FileStore: the per-worker context every assembler of that worker draws on
+// (memory and spill budgets, spill directory, libmagic cookie, SHA-256 algorithm,
+// scratch buffer, counters, file ids).
+//
+// Ownership: the worker owns its FileStore; a FileAssembler belongs to the flow
+// that carves the file and must not outlive the store. finish() hands the content
+// (memory buffer or spill file path) to the caller in a FileContent, which owns it:
+// it frees the memory or unlinks the spill file when destroyed, unless released.
+// Thread rules: FileStore and its assemblers are used by one worker thread only;
+// a FileContent may be moved to another thread (the scanner).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/counters.hpp"
+#include "detectors/smb/smb_config.hpp"
+
+struct evp_md_st;      // OpenSSL EVP_MD
+struct evp_md_ctx_st;  // OpenSSL EVP_MD_CTX
+struct magic_set;      // libmagic cookie
+
+namespace sluice {
+
+#define SLUICE_FILE_COUNTERS(X)                                                        \
+    X(files, "files")                               /* assemblers created */           \
+    X(bytes_written, "bytes_written")               /* bytes offered to assemblers */  \
+    X(bytes_kept, "bytes_kept")                     /* new bytes stored */             \
+    X(bytes_overlap, "bytes_overlap")               /* already present: first wins */  \
+    X(spilled_files, "spilled_files")                                                  \
+    X(spilled_bytes, "spilled_bytes")                                                  \
+    X(spill_per_file_cap, "spill_per_file_cap")     /* spilled: per-file memory cap */ \
+    X(spill_global_cap, "spill_global_cap")         /* spilled: worker memory cap */   \
+    X(spill_failures, "spill_failures")             /* could not spill: content dropped */ \
+    X(spill_cap_reached, "spill_cap_reached")       /* worker spill budget exhausted */ \
+    X(max_size_reached, "max_size_reached")         /* content past smb.file.max_size */ \
+    X(range_overflow, "range_overflow")             /* too many disjoint ranges */     \
+    X(offset_overflow, "offset_overflow")           /* offset + length past 2^64 */    \
+    X(magic_failures, "magic_failures")
+
+enum class FileCounter : unsigned {
+#define SLUICE_X(id, name) id,
+    SLUICE_FILE_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+        count
+};
+
+constexpr std::string_view counter_name(FileCounter c) {
+    constexpr std::string_view names[] = {
+#define SLUICE_X(id, name) name,
+        SLUICE_FILE_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+    };
+    return names[static_cast<size_t>(c)];
+}
+
+enum class FileState : uint8_t { complete, truncated };
+
+constexpr std::string_view to_string(FileState s) {
+    return s == FileState::complete ? "COMPLETE" : "TRUNCATED";
+}
+
+// The kept bytes of a finished file: nothing, a memory buffer, or a spill file.
+// Bytes of holes (never received) read as zero. Move-only; owns what it holds.
+class FileContent {
+public:
+    enum class Kind : uint8_t { none, memory, spill };
+
+    FileContent() = default;
+    static FileContent from_memory(std::vector<uint8_t> bytes);
+    static FileContent from_spill(std::string path, uint64_t size);
+    FileContent(FileContent&& o) noexcept;
+    FileContent& operator=(FileContent&& o) noexcept;
+    FileContent(const FileContent&) = delete;
+    FileContent& operator=(const FileContent&) = delete;
+    ~FileContent();  // frees memory / unlinks the spill file unless released
+
+    Kind kind() const { return kind_; }
+    uint64_t size() const { return size_; }
+    std::span<const uint8_t> memory() const { return mem_; }  // Kind::memory
+    const std::string& path() const { return path_; }          // Kind::spill
+
+    // Take ownership out: the caller then frees the buffer / unlinks the file.
+    std::vector<uint8_t> take_memory();
+    std::string release_path();
+    // Reads the whole content (memory copy or file read); for tests and tools.
+    bool read_all(std::vector<uint8_t>* out) const;
+
+private:
+    void reset();
+
+    Kind kind_ = Kind::none;
+    uint64_t size_ = 0;
+    std::vector<uint8_t> mem_;
+    std::string path_;
+};
+
+// What finish() returns.
+struct AssembledFile {
+    uint64_t file_uid = 0;       // unique per worker (FileStore), from 1
+    FileState state = FileState::truncated;
+    uint64_t size = 0;           // highest byte offset seen + 1 (or the required end, if larger)
+    bool gaps = false;           // some byte below `size` never arrived
+    bool content_truncated = false;  // content was dropped (max size, caps, I/O failure)
+    bool has_sha256 = false;
+    std::array<uint8_t, 32> sha256{};
+    uint64_t sha256_bytes = 0;   // the hash covers bytes [0, sha256_bytes): the whole file when COMPLETE
+    std::string magic;           // libmagic description, "" when off or unknown
+    FileContent content;         // kept bytes [0, content.size())
+};
+
+class FileStore {
+public:
+    explicit FileStore(FileStoreConfig cfg);
+    ~FileStore();
+    FileStore(const FileStore&) = delete;
+    FileStore& operator=(const FileStore&) = delete;
+
+    const FileStoreConfig& config() const { return cfg_; }
+    // New caps apply to allocations made from now on.
+    void set_config(FileStoreConfig cfg);
+
+    uint64_t memory_used() const { return mem_used_; }
+    uint64_t spill_used() const { return spill_used_; }
+    const CounterSet<FileCounter>& counters() const { return counters_; }
+    CounterSet<FileCounter>& counters() { return counters_; }
+    bool magic_available() const { return magic_ != nullptr; }
+
+private:
+    friend class FileAssembler;
+    bool reserve_memory(uint64_t n);
+    void release_memory(uint64_t n) { mem_used_ -= n; }
+    bool reserve_spill(uint64_t n);
+    void release_spill(uint64_t n) { spill_used_ -= n; }
+    uint64_t next_uid() { return ++last_uid_; }
+    // Creates a spill file; returns its fd (or -1) and sets *path.
+    int create_spill_file(std::string* path);
+
+    FileStoreConfig cfg_;
+    uint64_t mem_used_ = 0;
+    uint64_t spill_used_ = 0;
+    uint64_t last_uid_ = 0;
+    CounterSet<FileCounter> counters_;
+    evp_md_st* sha256_ = nullptr;
+    magic_set* magic_ = nullptr;
+    std::vector<uint8_t> scratch_;  // pre-sized read buffer for spill re-reads
+};
+
+class FileAssembler {
+public:
+    explicit FileAssembler(FileStore& store, uint64_t size_hint = 0);
+    ~FileAssembler();  // drops what was not finished (frees memory, unlinks spill)
+    FileAssembler(const FileAssembler&) = delete;
+    FileAssembler& operator=(const FileAssembler&) = delete;
+
+    uint64_t file_uid() const { return uid_; }
+
+    // Adds `data` at `offset`; bytes already present keep their first value.
+    void write(uint64_t offset, std::span<const uint8_t> data);
+
+    uint64_t max_end() const { return max_end_; }       // highest offset seen + 1
+    uint64_t contiguous() const;                        // bytes present from 0
+    bool covers(uint64_t end) const { return contiguous() >= end; }
+    bool spilled() const { return fd_ >= 0 || spill_failed_; }
+    uint64_t memory_held() const { return mem_accounted_; }
+    size_t ranges() const { return ranges_.size(); }
+    bool finished() const { return finished_; }
+
+    // Ends the file. COMPLETE when bytes [0, max(required_end, max_end())) are
+    // all present and kept, TRUNCATED otherwise. Call once.
+    AssembledFile finish(uint64_t required_end);
+
+private:
+    struct Range {
+        uint64_t start;
+        uint64_t end;
+    };
+    void store(uint64_t offset, std::span<const uint8_t> data);
+    bool grow_memory(uint64_t need);
+    bool spill();
+    void drop_content();
+    void advance_hash(uint64_t write_off, std::span<const uint8_t> data, uint64_t fresh_from, uint64_t fresh_to);
+    bool hash_from_storage(uint64_t from, uint64_t to);
+    void compute_magic(AssembledFile& out);
+
+    FileStore& store_;
+    uint64_t uid_;
+    std::vector<Range> ranges_;      // sorted, disjoint, non-adjacent
+    uint64_t max_end_ = 0;
+    uint64_t kept_end_ = 0;          // highest kept offset + 1
+    std::vector<uint8_t> mem_;
+    uint64_t mem_accounted_ = 0;     // bytes reserved from the store for mem_
+    int fd_ = -1;
+    std::string spill_path_;
+    uint64_t spill_accounted_ = 0;
+    bool spill_failed_ = false;
+    bool content_dropped_ = false;   // some data was not kept
+    bool hash_broken_ = false;
+    uint64_t hashed_ = 0;
+    evp_md_ctx_st* sha_ = nullptr;
+    bool finished_ = false;
+};
+
+}  // namespace sluice

@@ -1,0 +1,204 @@
+#include "dataplane/flow_table.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "tests/support/packet_builder.hpp"
+
+namespace sluice {
+namespace {
+
+using test::build_frame;
+using test::PacketSpec;
+
+struct Ends : FlowEndHandler {
+    std::vector<std::pair<uint64_t, FlowEndReason>> ended;
+    void on_flow_end(Flow& f, FlowEndReason r) override { ended.emplace_back(f.flow_id, r); }
+};
+
+constexpr uint64_t kSec = 1000000000ull;
+
+struct Pkt {
+    std::vector<uint8_t> frame;
+    DecodedPacket p;
+};
+
+Pkt make(PacketSpec s) {
+    Pkt k;
+    k.frame = build_frame(s);
+    decode_ethernet(k.frame.data(), static_cast<uint32_t>(k.frame.size()), k.p);
+    return k;
+}
+
+PacketSpec tcp(bool from_client, uint8_t flags) {
+    PacketSpec s;
+    if (!from_client) {
+        std::swap(s.src, s.dst);
+        std::swap(s.sport, s.dport);
+    }
+    s.tcp_flags = flags;
+    return s;
+}
+
+class FlowTableTest : public ::testing::Test {
+protected:
+    PacketFlowInfo feed(const PacketSpec& s, uint64_t t) {
+        auto k = make(s);
+        auto info = table.lookup(k.p, t, ends);
+        if (info.flow) table.update(*info.flow, info.dir, k.p, t);
+        return info;
+    }
+    FlowTimeouts timeouts;
+    FlowTable table{8, timeouts};
+    Ends ends;
+};
+
+TEST_F(FlowTableTest, BothDirectionsShareOneFlowWithTheRightDirection) {
+    auto a = feed(tcp(true, tcpflag::syn), 1 * kSec);
+    auto b = feed(tcp(false, tcpflag::syn | tcpflag::ack), 1 * kSec);
+    auto c = feed(tcp(true, tcpflag::ack), 1 * kSec);
+    ASSERT_TRUE(a.flow && a.created);
+    EXPECT_EQ(a.flow, b.flow);
+    EXPECT_EQ(a.flow, c.flow);
+    EXPECT_FALSE(b.created);
+    EXPECT_EQ(a.dir, Direction::to_server);
+    EXPECT_EQ(b.dir, Direction::to_client);
+    EXPECT_EQ(a.flow->tcp_state, TcpState::established);
+    EXPECT_EQ(a.flow->state, FlowState::established);
+    EXPECT_EQ(a.flow->client_addr().to_string(), "198.18.0.1");
+    EXPECT_EQ(a.flow->server_port(), 80);
+    EXPECT_EQ(a.flow->pkts[0], 2u);
+    EXPECT_EQ(a.flow->pkts[1], 1u);
+    EXPECT_EQ(table.active(), 1u);
+}
+
+TEST_F(FlowTableTest, SynAckSeenFirstMakesTheDestinationTheClient) {
+    auto a = feed(tcp(false, tcpflag::syn | tcpflag::ack), kSec);
+    EXPECT_EQ(a.dir, Direction::to_client);
+    EXPECT_EQ(a.flow->client_addr().to_string(), "198.18.0.1");
+}
+
+TEST_F(FlowTableTest, TcpCloseAndReset) {
+    auto f = feed(tcp(true, tcpflag::syn), kSec).flow;
+    feed(tcp(false, tcpflag::syn | tcpflag::ack), kSec);
+    feed(tcp(true, tcpflag::ack), kSec);
+    feed(tcp(true, tcpflag::fin | tcpflag::ack), kSec);
+    EXPECT_EQ(f->tcp_state, TcpState::fin_wait);
+    feed(tcp(false, tcpflag::fin | tcpflag::ack), kSec);
+    EXPECT_EQ(f->tcp_state, TcpState::closing);
+    feed(tcp(true, tcpflag::ack), kSec);
+    EXPECT_EQ(f->tcp_state, TcpState::closed);
+    EXPECT_EQ(f->state, FlowState::closed);
+
+    PacketSpec other = tcp(true, tcpflag::ack);
+    other.sport = 40001;
+    auto g = feed(other, kSec).flow;
+    EXPECT_EQ(g->tcp_state, TcpState::established);  // midstream
+    other.tcp_flags = tcpflag::rst;
+    feed(other, kSec);
+    EXPECT_EQ(g->tcp_state, TcpState::closed);
+}
+
+TEST_F(FlowTableTest, NewSynOnAClosedTupleStartsANewFlow) {
+    auto first = feed(tcp(true, tcpflag::syn), kSec);
+    feed(tcp(true, tcpflag::rst), kSec);
+    const uint64_t old_id = first.flow->flow_id;
+    auto again = feed(tcp(true, tcpflag::syn), 2 * kSec);
+    EXPECT_TRUE(again.created);
+    ASSERT_EQ(ends.ended.size(), 1u);
+    EXPECT_EQ(ends.ended[0].first, old_id);
+    EXPECT_EQ(ends.ended[0].second, FlowEndReason::reused);
+}
+
+TEST_F(FlowTableTest, ExpiryIsTheSameLazyOrInTheBackground) {
+    PacketSpec u;
+    u.proto = 17;
+    u.dport = 53;
+    // Lazy: the next packet comes after the UDP new timeout (30 s).
+    auto a = feed(u, 10 * kSec);
+    const uint64_t id_a = a.flow->flow_id;
+    auto b = feed(u, 41 * kSec);
+    EXPECT_TRUE(b.created);
+    ASSERT_EQ(ends.ended.size(), 1u);
+    EXPECT_EQ(ends.ended[0], std::make_pair(id_a, FlowEndReason::timeout));
+    // Background: the same flow ended by expire() at the same point.
+    FlowTable t2(8, timeouts);
+    Ends e2;
+    auto k = make(u);
+    auto i = t2.lookup(k.p, 10 * kSec, e2);
+    t2.update(*i.flow, i.dir, k.p, 10 * kSec);
+    EXPECT_EQ(t2.expire(40 * kSec, 100, e2), 0u);  // exactly at the timeout: still alive
+    EXPECT_EQ(t2.expire(41 * kSec, 100, e2), 1u);
+    ASSERT_EQ(e2.ended.size(), 1u);
+    EXPECT_EQ(e2.ended[0], ends.ended[0]);  // same flow id, same reason
+    EXPECT_EQ(t2.active(), 0u);
+}
+
+TEST_F(FlowTableTest, EstablishedFlowsLiveLonger) {
+    PacketSpec u;
+    u.proto = 17;
+    auto a = feed(u, kSec);
+    PacketSpec r = u;
+    std::swap(r.src, r.dst);
+    std::swap(r.sport, r.dport);
+    feed(r, kSec);
+    EXPECT_EQ(a.flow->state, FlowState::established);
+    EXPECT_EQ(table.expire(100 * kSec, 100, ends), 0u);  // udp established: 300 s
+    EXPECT_EQ(table.expire(302 * kSec, 100, ends), 1u);
+}
+
+TEST_F(FlowTableTest, FullTableEvictsClosedFlowsFirst) {
+    FlowTable small(2, timeouts);
+    Ends e;
+    auto feed2 = [&](PacketSpec s, uint64_t t) {
+        auto k = make(s);
+        auto i = small.lookup(k.p, t, e);
+        small.update(*i.flow, i.dir, k.p, t);
+        return i;
+    };
+    PacketSpec est = tcp(true, tcpflag::ack);  // midstream: established
+    auto older = feed2(est, kSec);
+    PacketSpec closed = tcp(true, tcpflag::syn);
+    closed.sport = 40001;
+    auto c = feed2(closed, 2 * kSec);
+    closed.tcp_flags = tcpflag::rst;
+    feed2(closed, 2 * kSec);
+    const uint64_t closed_id = c.flow->flow_id;
+    PacketSpec third = tcp(true, tcpflag::syn);
+    third.sport = 40002;
+    auto n = feed2(third, 3 * kSec);
+    ASSERT_TRUE(n.created);
+    ASSERT_EQ(e.ended.size(), 1u);
+    EXPECT_EQ(e.ended[0].first, closed_id);
+    EXPECT_EQ(e.ended[0].second, FlowEndReason::evicted);
+    EXPECT_EQ(small.counters().get(FlowCounter::evicted), 1u);
+    EXPECT_EQ(older.flow->state, FlowState::established);
+}
+
+TEST_F(FlowTableTest, FlowIdDependsOnlyOnKeyAndStart) {
+    auto a = feed(tcp(true, tcpflag::syn), 5 * kSec);
+    FlowTable other(1024, timeouts);
+    Ends e;
+    auto k = make(tcp(false, tcpflag::syn | tcpflag::ack));  // seen from the other side first
+    auto b = other.lookup(k.p, 5 * kSec, e);
+    EXPECT_EQ(a.flow->flow_id, b.flow->flow_id);
+    EXPECT_LT(a.flow->flow_id, uint64_t{1} << 51);
+}
+
+TEST_F(FlowTableTest, EndAllEndsEverything) {
+    for (uint16_t p = 1; p <= 8; ++p) {
+        PacketSpec s = tcp(true, tcpflag::syn);
+        s.sport = p;
+        feed(s, kSec);
+    }
+    EXPECT_EQ(table.active(), 8u);
+    table.end_all(ends, FlowEndReason::shutdown);
+    EXPECT_EQ(table.active(), 0u);
+    EXPECT_EQ(ends.ended.size(), 8u);
+    // Slots are reusable afterwards.
+    EXPECT_TRUE(feed(tcp(true, tcpflag::syn), 2 * kSec).created);
+}
+
+}  // namespace
+}  // namespace sluice
