@@ -183,7 +183,7 @@ private:
         uint16_t have = 0;   // bytes in buf
         uint16_t need = 0;   // whole frame length once the header is known, else 0
         bool resync = false; // looking for a plausible header after an error or a gap
-        bool skip = false;   // discarding a frame with a bad protocol id
+        uint16_t skip_left = 0;  // bytes of a frame still to discard (bad protocol id, gap)
     };
     struct Pending {
         uint64_t tx_id = 0;

@@ -1,0 +1,478 @@
+#include "detectors/smb/file_assembler.hpp"
+
+#include <fcntl.h>
+#include <magic.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+namespace sluice {
+
+namespace {
+
+constexpr size_t kScratchSize = 64 * 1024;
+
+bool pwrite_all(int fd, const uint8_t* p, size_t n, uint64_t off) {
+    while (n > 0) {
+        const ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        if (w == 0) return false;
+        p += w;
+        n -= static_cast<size_t>(w);
+        off += static_cast<uint64_t>(w);
+    }
+    return true;
+}
+
+// Reads exactly n bytes; bytes past the end of the file (sparse tail) read as zero.
+bool pread_full(int fd, uint8_t* p, size_t n, uint64_t off) {
+    while (n > 0) {
+        const ssize_t r = ::pread(fd, p, n, static_cast<off_t>(off));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        if (r == 0) {
+            std::memset(p, 0, n);
+            return true;
+        }
+        p += r;
+        n -= static_cast<size_t>(r);
+        off += static_cast<uint64_t>(r);
+    }
+    return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- FileContent
+
+FileContent FileContent::from_memory(std::vector<uint8_t> bytes) {
+    FileContent c;
+    c.kind_ = Kind::memory;
+    c.size_ = bytes.size();
+    c.mem_ = std::move(bytes);
+    return c;
+}
+
+FileContent FileContent::from_spill(std::string path, uint64_t size) {
+    FileContent c;
+    c.kind_ = Kind::spill;
+    c.size_ = size;
+    c.path_ = std::move(path);
+    return c;
+}
+
+FileContent::FileContent(FileContent&& o) noexcept
+    : kind_(o.kind_), size_(o.size_), mem_(std::move(o.mem_)), path_(std::move(o.path_)) {
+    o.kind_ = Kind::none;
+    o.size_ = 0;
+    o.path_.clear();
+    o.mem_.clear();
+}
+
+FileContent& FileContent::operator=(FileContent&& o) noexcept {
+    if (this != &o) {
+        reset();
+        kind_ = o.kind_;
+        size_ = o.size_;
+        mem_ = std::move(o.mem_);
+        path_ = std::move(o.path_);
+        o.kind_ = Kind::none;
+        o.size_ = 0;
+        o.path_.clear();
+        o.mem_.clear();
+    }
+    return *this;
+}
+
+FileContent::~FileContent() { reset(); }
+
+void FileContent::reset() {
+    if (kind_ == Kind::spill && !path_.empty()) ::unlink(path_.c_str());
+    kind_ = Kind::none;
+    size_ = 0;
+    path_.clear();
+    std::vector<uint8_t>().swap(mem_);
+}
+
+std::vector<uint8_t> FileContent::take_memory() {
+    std::vector<uint8_t> out = std::move(mem_);
+    mem_.clear();
+    if (kind_ == Kind::memory) {
+        kind_ = Kind::none;
+        size_ = 0;
+    }
+    return out;
+}
+
+std::string FileContent::release_path() {
+    std::string out = std::move(path_);
+    path_.clear();
+    if (kind_ == Kind::spill) {
+        kind_ = Kind::none;
+        size_ = 0;
+    }
+    return out;
+}
+
+bool FileContent::read_all(std::vector<uint8_t>* out) const {
+    out->clear();
+    if (kind_ == Kind::memory) {
+        out->assign(mem_.begin(), mem_.end());
+        return true;
+    }
+    if (kind_ == Kind::none) return true;
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    out->resize(size_);
+    const bool ok = pread_full(fd, out->data(), out->size(), 0);
+    ::close(fd);
+    return ok;
+}
+
+// ------------------------------------------------------------------ FileStore
+
+FileStore::FileStore(FileStoreConfig cfg) : cfg_(std::move(cfg)) {
+    sha256_ = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+    scratch_.resize(std::max<size_t>(kScratchSize, cfg_.magic_bytes));
+    if (cfg_.magic) {
+        magic_ = magic_open(MAGIC_NONE);
+        if (magic_ && magic_load(magic_, nullptr) != 0) {
+            magic_close(magic_);
+            magic_ = nullptr;
+        }
+        if (!magic_) counters_.inc(FileCounter::magic_failures);
+    }
+}
+
+FileStore::~FileStore() {
+    if (magic_) magic_close(magic_);
+    if (sha256_) EVP_MD_free(sha256_);
+}
+
+void FileStore::set_config(FileStoreConfig cfg) {
+    const bool want_magic = cfg.magic;
+    cfg_ = std::move(cfg);
+    if (scratch_.size() < cfg_.magic_bytes) scratch_.resize(cfg_.magic_bytes);
+    if (want_magic && !magic_) {
+        magic_ = magic_open(MAGIC_NONE);
+        if (magic_ && magic_load(magic_, nullptr) != 0) {
+            magic_close(magic_);
+            magic_ = nullptr;
+        }
+    }
+}
+
+bool FileStore::reserve_memory(uint64_t n) {
+    if (n > cfg_.memory_total || mem_used_ > cfg_.memory_total - n) return false;
+    mem_used_ += n;
+    return true;
+}
+
+bool FileStore::reserve_spill(uint64_t n) {
+    if (n > cfg_.spill_total || spill_used_ > cfg_.spill_total - n) return false;
+    spill_used_ += n;
+    return true;
+}
+
+int FileStore::create_spill_file(std::string* path) {
+    if (cfg_.spill_dir.empty()) return -1;
+    std::string tmpl = cfg_.spill_dir;
+    if (tmpl.back() != '/') tmpl.push_back('/');
+    tmpl += "sluice-file-XXXXXX";
+    const int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+    if (fd >= 0) *path = std::move(tmpl);
+    return fd;
+}
+
+// -------------------------------------------------------------- FileAssembler
+
+FileAssembler::FileAssembler(FileStore& store, uint64_t size_hint) : store_(store), uid_(store.next_uid()) {
+    store_.counters().inc(FileCounter::files);
+    sha_ = EVP_MD_CTX_new();
+    if (!sha_ || !store_.sha256_ || EVP_DigestInit_ex(sha_, store_.sha256_, nullptr) != 1) hash_broken_ = true;
+    // A known size (a download's end of file) sizes the buffer once.
+    const uint64_t want = std::min(size_hint, store_.cfg_.memory_per_file);
+    if (want > 0 && store_.reserve_memory(want)) {
+        mem_.reserve(want);
+        mem_accounted_ = want;
+    }
+}
+
+FileAssembler::~FileAssembler() {
+    drop_content();
+    if (sha_) EVP_MD_CTX_free(sha_);
+}
+
+uint64_t FileAssembler::contiguous() const {
+    return (!ranges_.empty() && ranges_.front().start == 0) ? ranges_.front().end : 0;
+}
+
+void FileAssembler::write(uint64_t offset, std::span<const uint8_t> data) {
+    if (finished_ || data.empty()) return;
+    auto& c = store_.counters();
+    c.inc(FileCounter::bytes_written, data.size());
+    if (offset > std::numeric_limits<uint64_t>::max() - data.size()) {
+        c.inc(FileCounter::offset_overflow);
+        content_dropped_ = true;
+        return;
+    }
+    const uint64_t end = offset + data.size();
+    max_end_ = std::max(max_end_, end);
+
+    // Ranges overlapping or adjacent to [offset, end): [lo, hi).
+    auto lo = std::lower_bound(ranges_.begin(), ranges_.end(), offset,
+                               [](const Range& r, uint64_t v) { return r.end < v; });
+    auto hi = std::upper_bound(lo, ranges_.end(), end, [](uint64_t v, const Range& r) { return v < r.start; });
+    const size_t merged = static_cast<size_t>(hi - lo);
+    if (ranges_.size() - merged + 1 > store_.cfg_.max_ranges) {
+        c.inc(FileCounter::range_overflow);
+        content_dropped_ = true;
+        return;
+    }
+
+    // Keep only the bytes not present yet (first data wins).
+    uint64_t cur = offset;
+    uint64_t fresh = 0;
+    for (auto it = lo; it != hi; ++it) {
+        if (it->start > cur) {
+            const uint64_t piece_end = std::min(it->start, end);
+            store(cur, data.subspan(cur - offset, piece_end - cur));
+            fresh += piece_end - cur;
+        }
+        cur = std::max(cur, it->end);
+        if (cur >= end) break;
+    }
+    if (cur < end) {
+        store(cur, data.subspan(cur - offset, end - cur));
+        fresh += end - cur;
+    }
+    c.inc(FileCounter::bytes_kept, fresh);
+    if (fresh < data.size()) c.inc(FileCounter::bytes_overlap, data.size() - fresh);
+
+    const bool all_fresh = fresh == data.size();
+    Range r{offset, end};
+    if (lo != hi) {
+        r.start = std::min(r.start, lo->start);
+        r.end = std::max(r.end, (hi - 1)->end);
+        *lo = r;
+        ranges_.erase(lo + 1, hi);
+    } else {
+        ranges_.insert(lo, r);
+    }
+    advance_hash(offset, data, all_fresh ? offset : end, end);
+}
+
+void FileAssembler::store(uint64_t offset, std::span<const uint8_t> data) {
+    const uint64_t max = store_.cfg_.max_file_size;
+    if (offset >= max) {
+        if (!content_dropped_) store_.counters().inc(FileCounter::max_size_reached);
+        content_dropped_ = true;
+        return;
+    }
+    if (data.size() > max - offset) {
+        if (!content_dropped_) store_.counters().inc(FileCounter::max_size_reached);
+        content_dropped_ = true;
+        data = data.first(max - offset);
+    }
+    if (spill_failed_) return;  // storage lost: content_dropped_ is set
+    const uint64_t need = offset + data.size();
+    if (fd_ < 0) {
+        if (need > mem_.size()) {
+            if (need > mem_accounted_ && !grow_memory(need)) {
+                if (!spill()) return;
+            } else {
+                mem_.resize(need);
+            }
+        }
+        if (fd_ < 0) {
+            std::memcpy(mem_.data() + offset, data.data(), data.size());
+            kept_end_ = std::max(kept_end_, need);
+            return;
+        }
+    }
+    if (need > spill_accounted_) {
+        if (!store_.reserve_spill(need - spill_accounted_)) {
+            store_.counters().inc(FileCounter::spill_cap_reached);
+            drop_content();
+            return;
+        }
+        spill_accounted_ = need;
+    }
+    if (!pwrite_all(fd_, data.data(), data.size(), offset)) {
+        store_.counters().inc(FileCounter::spill_failures);
+        drop_content();
+        return;
+    }
+    store_.counters().inc(FileCounter::spilled_bytes, data.size());
+    kept_end_ = std::max(kept_end_, need);
+}
+
+bool FileAssembler::grow_memory(uint64_t need) {
+    const auto& cfg = store_.cfg_;
+    if (need > cfg.memory_per_file) {
+        store_.counters().inc(FileCounter::spill_per_file_cap);
+        return false;
+    }
+    const uint64_t doubled = std::max<uint64_t>(4096, mem_accounted_ * 2);
+    const uint64_t cap = std::max(need, std::min(doubled, cfg.memory_per_file));
+    if (cap > mem_accounted_ && !store_.reserve_memory(cap - mem_accounted_)) {
+        store_.counters().inc(FileCounter::spill_global_cap);
+        return false;
+    }
+    if (cap > mem_accounted_) mem_accounted_ = cap;
+    mem_.reserve(cap);
+    mem_.resize(need);
+    return true;
+}
+
+bool FileAssembler::spill() {
+    auto& c = store_.counters();
+    std::string path;
+    const int fd = store_.create_spill_file(&path);
+    if (fd < 0) {
+        c.inc(FileCounter::spill_failures);
+        drop_content();
+        return false;
+    }
+    fd_ = fd;
+    spill_path_ = std::move(path);
+    if (!store_.reserve_spill(kept_end_)) {
+        c.inc(FileCounter::spill_cap_reached);
+        drop_content();
+        return false;
+    }
+    spill_accounted_ = kept_end_;
+    if (kept_end_ > 0 && !pwrite_all(fd_, mem_.data(), kept_end_, 0)) {
+        c.inc(FileCounter::spill_failures);
+        drop_content();
+        return false;
+    }
+    c.inc(FileCounter::spilled_files);
+    c.inc(FileCounter::spilled_bytes, kept_end_);
+    std::vector<uint8_t>().swap(mem_);
+    store_.release_memory(mem_accounted_);
+    mem_accounted_ = 0;
+    return true;
+}
+
+// Stops keeping content: frees memory, removes the spill file. Hashing goes on
+// from in-order input only.
+void FileAssembler::drop_content() {
+    if (mem_accounted_) store_.release_memory(mem_accounted_);
+    mem_accounted_ = 0;
+    std::vector<uint8_t>().swap(mem_);
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+    if (!spill_path_.empty()) ::unlink(spill_path_.c_str());
+    spill_path_.clear();
+    if (spill_accounted_) store_.release_spill(spill_accounted_);
+    spill_accounted_ = 0;
+    if (!finished_) {
+        spill_failed_ = true;
+        content_dropped_ = true;
+    }
+    kept_end_ = 0;
+}
+
+// Extends the hash over the contiguous prefix. [fresh_from, fresh_to) is the part
+// of this write that was entirely new and can be hashed from the input itself.
+void FileAssembler::advance_hash(uint64_t write_off, std::span<const uint8_t> data, uint64_t fresh_from,
+                                 uint64_t fresh_to) {
+    if (hash_broken_) return;
+    const uint64_t c = contiguous();
+    if (c <= hashed_) return;
+    if (hashed_ >= fresh_from && c <= fresh_to) {
+        EVP_DigestUpdate(sha_, data.data() + (hashed_ - write_off), c - hashed_);
+        hashed_ = c;
+        return;
+    }
+    if (!hash_from_storage(hashed_, c)) hash_broken_ = true;
+}
+
+bool FileAssembler::hash_from_storage(uint64_t from, uint64_t to) {
+    if (spill_failed_ || to > store_.cfg_.max_file_size || to > kept_end_) return false;
+    if (fd_ < 0) {
+        EVP_DigestUpdate(sha_, mem_.data() + from, to - from);
+        hashed_ = to;
+        return true;
+    }
+    auto& scratch = store_.scratch_;
+    while (from < to) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(scratch.size(), to - from));
+        if (!pread_full(fd_, scratch.data(), n, from)) return false;
+        EVP_DigestUpdate(sha_, scratch.data(), n);
+        from += n;
+        hashed_ = from;
+    }
+    return true;
+}
+
+void FileAssembler::compute_magic(AssembledFile& out) {
+    if (!store_.magic_) return;
+    const uint64_t n = std::min<uint64_t>({store_.cfg_.magic_bytes, contiguous(), kept_end_});
+    if (n == 0 || spill_failed_) return;
+    const void* p = nullptr;
+    if (fd_ < 0) {
+        p = mem_.data();
+    } else {
+        if (!pread_full(fd_, store_.scratch_.data(), static_cast<size_t>(n), 0)) return;
+        p = store_.scratch_.data();
+    }
+    const char* m = magic_buffer(store_.magic_, p, static_cast<size_t>(n));
+    if (m) out.magic = m;
+    else store_.counters().inc(FileCounter::magic_failures);
+}
+
+AssembledFile FileAssembler::finish(uint64_t required_end) {
+    AssembledFile out;
+    out.file_uid = uid_;
+    if (finished_) return out;
+    out.size = std::max(max_end_, required_end);
+    const uint64_t c = contiguous();
+    out.gaps = c < out.size;
+    out.content_truncated = content_dropped_;
+
+    if (sha_) {
+        unsigned int len = 0;
+        if (EVP_DigestFinal_ex(sha_, out.sha256.data(), &len) == 1 && len == out.sha256.size()) {
+            out.has_sha256 = true;
+            out.sha256_bytes = hashed_;
+        }
+    }
+    const bool whole = !out.gaps && !content_dropped_ && out.has_sha256 && hashed_ == out.size;
+    out.state = whole ? FileState::complete : FileState::truncated;
+    compute_magic(out);
+
+    finished_ = true;
+    if (spill_failed_) {
+        // nothing kept
+    } else if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+        out.content = FileContent::from_spill(std::move(spill_path_), kept_end_);
+        spill_path_.clear();
+        store_.release_spill(spill_accounted_);  // the caller owns the file now
+        spill_accounted_ = 0;
+    } else {
+        mem_.resize(kept_end_);
+        out.content = FileContent::from_memory(std::move(mem_));
+        mem_.clear();
+        store_.release_memory(mem_accounted_);  // the caller owns the buffer now
+        mem_accounted_ = 0;
+    }
+    return out;
+}
+
+}  // namespace sluice
