@@ -22,6 +22,7 @@ void AppLayerContext::set_config(const AppLayerConfig& config) {
     // DNS writes decoded names (at most 255 bytes each) and rdata text.
     const size_t dns = (8 + 2 * size_t{config.dns_max_records}) * 320;
     scratch_.reserve(std::max(http, dns));
+    header_fields_.reserve(size_t{config.http_max_headers} + 1);
 }
 
 }  // namespace sluice

@@ -91,6 +91,14 @@ private:
     bool overflowed_ = false;
 };
 
+// One header of an HTTP message being emitted (views into the parser's header
+// block or into scratch).
+struct HeaderFieldView {
+    std::span<const uint8_t> name;
+    std::span<const uint8_t> value;
+    bool duplicate = false;  // merged into an earlier field of the same name
+};
+
 // Per-worker state shared by all the worker's parsers. Create one per worker at
 // start; call set_config() at a burst boundary when a new snapshot is published
 // (it may grow the scratch buffers, never on the packet path otherwise).
@@ -107,10 +115,12 @@ public:
 
     // Used only during one emission at a time (the worker is single-threaded).
     ScratchBuffer& scratch() { return scratch_; }
+    std::vector<HeaderFieldView>& header_fields() { return header_fields_; }
 
 private:
-    const AppLayerConfig* config_ = nullptr;
+    const AppLayerConfig* config_ = nullptr;  // must outlive the context or the next set_config()
     ScratchBuffer scratch_;
+    std::vector<HeaderFieldView> header_fields_;
 };
 
 }  // namespace sluice
