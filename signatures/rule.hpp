@@ -158,6 +158,7 @@ struct BufferMatch {
     std::optional<NumRange> bsize;
     std::optional<NumRange> urilen;
     bool needs_backtrack = false;  // some element is relative to an earlier one
+    bool dotprefix = false;        // transform: the buffer is inspected with a '.' in front
 };
 
 enum class FlowbitCmd : uint8_t { set, unset, toggle, isset, isnotset, noalert };

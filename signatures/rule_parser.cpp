@@ -310,7 +310,7 @@ bool known_unsupported(std::string_view name) {
         "tls_cert_expired", "tls_cert_valid", "tls.version", "tls.cert_chain_len", "dns.opcode",
         "dce_iface", "dce_opnum", "dce_stub_data", "byte_math", "ftpbounce", "ftpdata_command", "rpc",
         "icmpv6.hdr", "ipv4.hdr", "ipv6.hdr", "tcp.hdr", "udp.hdr", "tcp.mss", "icmpv4.hdr",
-        "dotprefix", "to_lowercase", "to_uppercase", "compress_whitespace", "strip_whitespace",
+        "to_lowercase", "to_uppercase", "compress_whitespace", "strip_whitespace",
         "url_decode", "to_md5", "to_sha1", "to_sha256", "pcrexform", "xor", "header_lowercase",
         "strip_pseudo_headers", "sip_method", "sip_stat_code", "sip_header", "sip_body", "ssl_state",
         "http_encode", "cvs", "sd_pattern", "protected_content", "hash", "file_type", "appid",
@@ -368,35 +368,27 @@ AppProto buffer_proto(AppBuffer b) {
     return AppProto::unknown;
 }
 
-// Splits the option list "a:b; c; d:\"x;y\"" into (name, value) pairs.
+// Splits the option list "a:b; c; d:\"x\\;y\"" into (name, value) pairs. As in
+// Suricata, an option ends at the first ';' not escaped by a backslash; quotes do
+// not protect a ';' (content writes it as |3b| or \;).
 bool split_options(std::string_view body, std::vector<std::pair<std::string_view, std::string_view>>& out, std::string& err) {
     size_t i = 0;
     while (i < body.size()) {
         while (i < body.size() && std::isspace(static_cast<unsigned char>(body[i]))) ++i;
         if (i >= body.size()) break;
         size_t start = i;
-        bool in_quotes = false;
         while (i < body.size()) {
             char c = body[i];
             if (c == '\\' && i + 1 < body.size()) {
                 i += 2;
                 continue;
             }
-            if (c == '"') in_quotes = !in_quotes;
-            else if (c == ';' && !in_quotes) break;
+            if (c == ';') break;
             ++i;
         }
-        if (in_quotes) {
-            err = "unterminated quote";
-            return false;
-        }
         if (i >= body.size()) {
-            // the last option must end in ';' (Suricata's rule); tolerate trailing spaces only
-            if (!trim(body.substr(start)).empty()) {
-                err = "option '" + std::string(trim(body.substr(start))) + "' not terminated by ';'";
-                return false;
-            }
-            break;
+            err = "option '" + std::string(trim(body.substr(start))) + "' not terminated by ';'";
+            return false;
         }
         std::string_view opt = trim(body.substr(start, i - start));
         ++i;  // ';'
@@ -522,8 +514,7 @@ std::optional<Fail> RuleBuilder::parse_pcre(std::string_view v) {
             text.push_back(v[++i]);
             continue;
         }
-        if (v[i] == '"') return Fail{RuleError::bad_pcre, "unescaped quote inside pcre"};
-        text.push_back(v[i]);
+        text.push_back(v[i]);  // Suricata takes everything between the outer quotes
     }
     if (text.size() > kMaxPcreBytes) return Fail{RuleError::bad_pcre, "pcre longer than " + std::to_string(kMaxPcreBytes) + " bytes"};
     if (text.size() < 2 || text.front() != '/') return Fail{RuleError::bad_pcre, "pcre must start with '/'"};
@@ -561,8 +552,7 @@ std::optional<Fail> RuleBuilder::parse_pcre(std::string_view v) {
                 return Fail{RuleError::bad_pcre, std::string("unknown pcre flag '") + f + "'"};
         }
     }
-    if (moved && cur_buffer_ != kPayloadBuffer && cur_buffer_ != static_cast<int16_t>(*moved))
-        return Fail{RuleError::bad_pcre, "pcre buffer flag conflicts with the sticky buffer"};
+    if (cur_buffer_ != kPayloadBuffer) moved.reset();  // a sticky buffer wins over the legacy buffer flag
     int errcode = 0;
     PCRE2_SIZE erroff = 0;
     pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(prog->pattern.data()), prog->pattern.size(), opts,
@@ -596,7 +586,7 @@ std::optional<Fail> RuleBuilder::parse_byte(ElemKind kind, std::string_view v) {
     size_t min_parts = kind == ElemKind::byte_test ? 4 : kind == ElemKind::byte_jump ? 2 : 3;
     if (parts.size() < min_parts) return bad("too few arguments");
     uint64_t n;
-    if (!parse_u64(parts[0], n, 64) || n == 0) return bad("bad byte count '" + std::string(parts[0]) + "'");
+    if (!parse_u64(parts[0], n, 64)) return bad("bad byte count '" + std::string(parts[0]) + "'");
     b.nbytes = static_cast<uint8_t>(n);
     size_t next = 1;
     if (kind == ElemKind::byte_test) {
@@ -667,7 +657,7 @@ std::optional<Fail> RuleBuilder::parse_byte(ElemKind kind, std::string_view v) {
             return bad("unknown argument '" + std::string(p) + "'");
         }
     }
-    if (!b.string && b.nbytes > 8) return bad("more than 8 bytes without 'string'");
+    if (!b.string && (b.nbytes > 8 || b.nbytes == 0)) return bad("byte count must be 1..8 without 'string'");
     if (b.string && b.nbytes > 23) return bad("more than 23 bytes in a string");
     if (b.dce && b.string) return bad("dce and string together");
     auto& l = list(cur_buffer_);
@@ -1002,6 +992,13 @@ std::optional<Fail> RuleBuilder::option(std::string_view name, std::string_view 
         return std::nullopt;
     }
     if (known_unsupported_buffer(name)) return Fail{RuleError::unsupported_buffer, "buffer " + std::string(name) + " is not supported"};
+    if (name == "dotprefix") {
+        if (cur_buffer_ == kPayloadBuffer) return Fail{RuleError::bad_value, "dotprefix without a sticky buffer"};
+        auto& l = list(cur_buffer_);
+        if (!l.elems.empty()) return Fail{RuleError::unsupported_combination, "dotprefix after the buffer's first content"};
+        l.dotprefix = true;
+        return std::nullopt;
+    }
     if (name == "pcre") return parse_pcre(value);
     if (name == "byte_test") return parse_byte(ElemKind::byte_test, value);
     if (name == "byte_jump") return parse_byte(ElemKind::byte_jump, value);
@@ -1103,7 +1100,6 @@ std::optional<Fail> check_content(const PayloadElem& e) {
     if (e.has_depth && e.depth_var == kNoVar && e.depth < len) return Fail{RuleError::bad_value, "depth smaller than the content"};
     if (e.has_within && e.within_var == kNoVar && e.within < len) return Fail{RuleError::bad_value, "within smaller than the content"};
     if (e.startswith && (e.has_depth || e.has_offset || rel)) return Fail{RuleError::bad_value, "startswith with depth/offset/distance/within"};
-    if (e.endswith && e.negated) return Fail{RuleError::bad_value, "endswith on a negated content"};
     return std::nullopt;
 }
 
@@ -1161,7 +1157,10 @@ std::optional<Fail> RuleBuilder::finish() {
                                                   implied != AppProto::ntp && implied != AppProto::dhcp &&
                                                   implied != AppProto::snmp && implied != AppProto::tftp &&
                                                   implied != AppProto::quic && implied != AppProto::ike);
-        if (tcp && !r_.tcp_pkt && !(r_.flow & flow_flag::no_stream) && !r_.dsize) r_.point = InspectPoint::stream;
+        const bool header_tests = r_.ttl || r_.ack || r_.seq || r_.window || r_.tcp_flags || r_.ip_id || r_.ip_proto ||
+                                  (r_.flow & flow_flag::stateless);
+        if (tcp && !r_.tcp_pkt && !(r_.flow & flow_flag::no_stream) && !r_.dsize && !header_tests)
+            r_.point = InspectPoint::stream;
         else r_.point = InspectPoint::packet;
         if (r_.point == InspectPoint::packet && (r_.flow & flow_flag::only_stream))
             return Fail{RuleError::unsupported_combination, "flow:only_stream with dsize or tcp-pkt"};
