@@ -97,8 +97,9 @@ private:
         size_t line_start = 0;      // offset in `head` of the incomplete line
         uint32_t lines = 0;         // complete non-empty lines in `head`
         // chunk-size and trailer lines (only their first bytes are kept)
-        std::array<char, 24> line{};
-        uint32_t line_len = 0;
+        std::array<uint8_t, 24> line{};
+        uint8_t line_kept = 0;
+        uint32_t line_total = 0;
         uint32_t trailer_lines = 0;
         bool saw_cr = false;
         uint64_t remaining = 0;     // bytes left of a Content-Length body or of a chunk
@@ -139,13 +140,13 @@ private:
     bool check_start_bytes(Direction dir, const Half& h, std::span<const uint8_t> seg);
     void head_complete(Direction dir);
     size_t consume_chunk_line(Direction dir, std::span<const uint8_t> data, bool trailer);
-    size_t consume_chunk_end(std::span<const uint8_t> data);
+    size_t consume_chunk_end(Direction dir, std::span<const uint8_t> data);
     void feed_body(Direction dir, std::span<const uint8_t> data);
     void start_body(Direction dir, bool compressed);
     void finish_message(Direction dir);
     void reset_half(Half& h);
-    void emit(Direction dir, AppTxStage stage);
-    const PendingRequest* request_for_response() const;
+    void emit(Direction dir, AppTxStage stage, PendingRequest* record = nullptr);
+    const PendingRequest* request_for_response();
     void push_pending(const PendingRequest& p);
     void pop_pending_for(uint64_t tx_id);
 
