@@ -171,10 +171,21 @@ size_t ModbusDecoder::frame_length(const uint8_t* h, bool strict, bool* bad_prot
     return kMbapLen - 1 + len;
 }
 
+bool ModbusDecoder::accept_first(size_t len, bool bad_proto) {
+    if (verdict_ != Verdict::probing) return verdict_ == Verdict::modbus;
+    if (len != 0 && !bad_proto) {
+        verdict_ = Verdict::modbus;
+        return true;
+    }
+    verdict_ = Verdict::not_modbus;
+    ctx_->counters.inc(ModbusCounter::not_modbus_flows);
+    return false;
+}
+
 void ModbusDecoder::on_data(Direction dir, std::span<const uint8_t> data, AppRecordSink& sink) {
     Framer& f = framer_[index(dir)];
     auto& counters = ctx_->counters;
-    while (!data.empty()) {
+    while (!data.empty() && verdict_ != Verdict::not_modbus) {
         if (f.skip_left > 0) {
             const size_t n = std::min<size_t>(f.skip_left, data.size());
             f.skip_left -= static_cast<uint16_t>(n);
@@ -186,6 +197,7 @@ void ModbusDecoder::on_data(Direction dir, std::span<const uint8_t> data, AppRec
             bool bad_proto = false;
             const size_t len = frame_length(data.data(), false, &bad_proto);
             if (len != 0 && !bad_proto && data.size() >= len) {
+                accept_first(len, bad_proto);
                 decode_frame(dir, data.first(len), sink);
                 data = data.subspan(len);
                 continue;
@@ -199,6 +211,7 @@ void ModbusDecoder::on_data(Direction dir, std::span<const uint8_t> data, AppRec
             if (f.have < kHeaderProbe) break;
             bool bad_proto = false;
             const size_t len = frame_length(f.buf.data(), f.resync, &bad_proto);
+            if (!accept_first(len, bad_proto)) return;
             if (len == 0) {
                 if (!f.resync) counters.inc(ModbusCounter::bad_length);
                 f.resync = true;
@@ -263,13 +276,14 @@ void ModbusDecoder::on_gap(Direction dir, uint64_t len) {
 void ModbusDecoder::on_datagram(Direction dir, std::span<const uint8_t> data, AppRecordSink& sink) {
     auto& counters = ctx_->counters;
     counters.inc(ModbusCounter::datagrams);
-    while (!data.empty()) {
+    while (!data.empty() && verdict_ != Verdict::not_modbus) {
         if (data.size() < kHeaderProbe) {
             counters.inc(ModbusCounter::truncated_datagram);
             return;
         }
         bool bad_proto = false;
         const size_t len = frame_length(data.data(), false, &bad_proto);
+        if (!accept_first(len, bad_proto)) return;
         if (len == 0) {
             counters.inc(ModbusCounter::bad_length);
             return;
@@ -511,28 +525,27 @@ void ModbusDecoder::decode_frame(Direction dir, std::span<const uint8_t> frame, 
     const auto body = frame.subspan(kHeaderProbe);
     if (m.function() == 0) anomaly(m, ModbusCounter::bad_function_code, modbus_error::func_code);
 
-    // Modbus/TCP: the connection's client is the master, so to_server carries requests.
-    rec.is_request = dir == Direction::to_server;
+    // The master sends requests (normally the connection's client).
+    rec.is_request = dir == request_dir_;
     if (rec.is_request) {
         counters.inc(ModbusCounter::requests);
         parse_request(m, body);
         m.category = modbus_category_of(m);
         rec.tx_id = next_tx_++;
-        // Remember it for the response; replace a pending one with the same id.
+        // Remember it for the response. A transaction id reused while still
+        // pending gets its own slot: servers answer in order, so responses pair
+        // with the oldest request of that id.
         const size_t cap = std::clamp<size_t>(ctx_->config.max_pending_transactions, 1, ModbusConfig::kMaxPending);
-        Pending* same = nullptr;
-        Pending* free_slot = nullptr;
+        Pending* slot = nullptr;
         Pending* oldest = nullptr;
         for (size_t i = 0; i < cap; ++i) {
             Pending& p = pending_[i];
             if (!p.used) {
-                if (free_slot == nullptr) free_slot = &p;
-                continue;
+                if (slot == nullptr) slot = &p;
+            } else if (oldest == nullptr || p.seq - oldest->seq > 0x80000000u) {
+                oldest = &p;
             }
-            if (p.request.transaction_id == m.transaction_id) same = &p;
-            if (oldest == nullptr || p.seq < oldest->seq) oldest = &p;
         }
-        Pending* slot = same != nullptr ? same : free_slot;
         if (slot == nullptr) {  // full: the oldest request will never see its response
             counters.inc(ModbusCounter::pending_evicted);
             slot = oldest;
@@ -541,18 +554,19 @@ void ModbusDecoder::decode_frame(Direction dir, std::span<const uint8_t> frame, 
         slot->seq = next_seq_++;
         slot->tx_id = rec.tx_id;
         slot->request = m;
-        slot->request.data = {};
         emit(dir, rec, sink);
         return;
     }
 
     Pending* match = nullptr;
     for (auto& p : pending_)
-        if (p.used && p.request.transaction_id == m.transaction_id) match = &p;
+        if (p.used && p.request.transaction_id == m.transaction_id &&
+            (match == nullptr || p.seq - match->seq > 0x80000000u))
+            match = &p;
     const ModbusMessage* req = nullptr;
     if (match != nullptr) {
         rec.has_request = true;
-        rec.request = match->request;
+        static_cast<ModbusFields&>(rec.request) = match->request;
         rec.tx_id = match->tx_id;
         req = &rec.request;
         match->used = false;

@@ -48,7 +48,8 @@ class JsonWriter;
     X(pending_evicted, "pending_evicted")     /* request table full: oldest dropped */ \
     X(gap_dropped_pdu, "gap_dropped_pdu")     /* partial PDU discarded at a gap */     \
     X(resync_bytes, "resync_bytes")           /* bytes skipped looking for a header */ \
-    X(truncated_datagram, "truncated_datagram")
+    X(truncated_datagram, "truncated_datagram")                                        \
+    X(not_modbus_flows, "not_modbus_flows")   /* first frame invalid: flow ignored */
 
 enum class ModbusCounter : uint8_t {
 #define SLUICE_X(id, name) id,
@@ -69,8 +70,8 @@ constexpr std::string_view counter_name(ModbusCounter c) {
 struct ModbusConfig {
     // modbus.max_pending_transactions: requests awaiting a response per flow
     // (1..kMaxPending); the oldest is dropped (and counted) when full.
-    uint32_t max_pending_transactions = 32;
-    static constexpr uint32_t kMaxPending = 64;
+    uint32_t max_pending_transactions = 16;
+    static constexpr uint32_t kMaxPending = 32;
 };
 
 // Per-worker state shared by all Modbus flows of that worker.
@@ -111,8 +112,8 @@ enum class ModbusBody : uint8_t {
     bytes,           // anything else: data
 };
 
-// One decoded Modbus message (request or response).
-struct ModbusMessage {
+// The scalar fields of one decoded Modbus message (kept for pending requests).
+struct ModbusFields {
     uint16_t transaction_id = 0;
     uint16_t protocol_id = 0;
     uint16_t length = 0;  // MBAP length field
@@ -131,10 +132,14 @@ struct ModbusMessage {
     uint16_t and_mask = 0, or_mask = 0;
     uint16_t file_number = 0, record_number = 0, record_length = 0;
     uint8_t file_subrequests = 0;
-    std::span<const uint8_t> data;  // borrowed: write data, read response data, diagnostic/MEI data
 
     bool is_exception() const { return (function_raw & 0x80) != 0; }
     uint8_t function() const { return function_raw & 0x7f; }
+};
+
+// One decoded Modbus message (request or response).
+struct ModbusMessage : ModbusFields {
+    std::span<const uint8_t> data;  // borrowed: write data, read response data, diagnostic/MEI data
 };
 
 // The record behind AppRecord::data for proto modbus.
@@ -166,7 +171,10 @@ public:
     static constexpr size_t kMbapLen = 7;
     static constexpr size_t kMaxFrame = kMbapLen + 253;  // MBAP + largest PDU
 
-    explicit ModbusDecoder(ModbusContext& ctx) : ctx_(&ctx) {}
+    // `request_dir`: the direction requests flow in. to_server normally; to_client
+    // when the connection's initiator is the side on port 502 (mid-stream pickup).
+    explicit ModbusDecoder(ModbusContext& ctx, Direction request_dir = Direction::to_server)
+        : ctx_(&ctx), request_dir_(request_dir) {}
 
     // In-order stream bytes of one direction, any chunking.
     void on_data(Direction dir, std::span<const uint8_t> data, AppRecordSink& sink);
@@ -176,6 +184,9 @@ public:
     void on_datagram(Direction dir, std::span<const uint8_t> data, AppRecordSink& sink);
 
     size_t pending_requests() const;
+    // True once the flow's first frame proved it is not Modbus: the decoder
+    // ignores the flow from then on and the worker may drop it.
+    bool rejected() const { return verdict_ == Verdict::not_modbus; }
 
 private:
     struct Framer {
@@ -187,10 +198,11 @@ private:
     };
     struct Pending {
         uint64_t tx_id = 0;
-        uint64_t seq = 0;  // insertion order, for eviction
-        ModbusMessage request;  // data not kept
+        uint32_t seq = 0;  // insertion order, for eviction
         bool used = false;
+        ModbusFields request;
     };
+    enum class Verdict : uint8_t { probing, modbus, not_modbus };
 
     // Length of the frame whose first 8 bytes are `h`, 0 when the header is invalid.
     size_t frame_length(const uint8_t* h, bool strict, bool* bad_proto) const;
@@ -200,11 +212,16 @@ private:
     void emit(Direction dir, ModbusRecord& rec, AppRecordSink& sink);
     void anomaly(ModbusMessage& m, ModbusCounter c, uint8_t flag);
 
+    // First frame of the flow: decides whether the flow is Modbus at all.
+    bool accept_first(size_t len, bool bad_proto);
+
     ModbusContext* ctx_;
+    Direction request_dir_;
+    Verdict verdict_ = Verdict::probing;
     Framer framer_[2];
     std::array<Pending, ModbusConfig::kMaxPending> pending_{};
     uint64_t next_tx_ = 0;
-    uint64_t next_seq_ = 0;
+    uint32_t next_seq_ = 0;
 };
 
 }  // namespace sluice
