@@ -99,8 +99,10 @@ struct SmbTransaction {
     bool share_is_pipe = false;
     bool has_file_id = false;
     SmbFileId file_id;
+    bool has_disposition = false;
+    uint32_t disposition = 0;     // CREATE request: FILE_SUPERSEDE(0) .. FILE_OVERWRITE_IF(5)
     bool has_create_action = false;
-    uint32_t create_action = 0;   // FILE_SUPERSEDED(0) .. FILE_OVERWRITTEN(3)
+    uint32_t create_action = 0;   // CREATE response: FILE_SUPERSEDED(0) .. FILE_OVERWRITTEN(3)
     bool has_size = false;
     uint64_t size = 0;            // end of file (CREATE), bytes (READ/WRITE)
 };
