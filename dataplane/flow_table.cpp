@@ -71,11 +71,14 @@ void FlowTable::end_flow(Flow& f, FlowEndReason reason, FlowEndHandler& end) {
 }
 
 uint32_t FlowTable::pick_victim() const {
-    // Closed flows first, then new ones, then established: the stalest of each tier.
+    // Closed flows first, then new ones, then established: the stalest of each
+    // tier that no packet of the current epoch refers to.
     for (FlowState tier : {FlowState::closed, FlowState::new_, FlowState::established}) {
         uint32_t best = kNil;
         for (size_t c = 0; c < static_cast<size_t>(ProtoClass::count); ++c) {
-            const uint32_t h = lists_[list_index(static_cast<ProtoClass>(c), tier)].head;
+            uint32_t h = lists_[list_index(static_cast<ProtoClass>(c), tier)].head;
+            for (int step = 0; h != kNil && protected_flow(flows_[h]) && step < 64; ++step) h = flows_[h].lru_next;
+            if (h != kNil && protected_flow(flows_[h])) h = kNil;
             if (h != kNil && (best == kNil || flows_[h].last_ns < flows_[best].last_ns)) best = h;
         }
         if (best != kNil) return best;
@@ -96,9 +99,16 @@ PacketFlowInfo FlowTable::lookup(const DecodedPacket& p, uint64_t now_ns, FlowEn
     if (i != kNil) {
         Flow& f = flows_[i];
         const bool new_syn = p.ip_proto == ipproto::tcp && (p.tcp_flags & (tcpflag::syn | tcpflag::ack)) == tcpflag::syn;
-        if (expired(f, now_ns)) {
+        const bool timed_out = expired(f, now_ns);
+        const bool reused = !timed_out && new_syn && f.tcp_state == TcpState::closed;
+        if ((timed_out || reused) && protected_flow(f)) {
+            PacketFlowInfo blocked;
+            blocked.blocked = true;
+            return blocked;
+        }
+        if (timed_out) {
             end_flow(f, FlowEndReason::timeout, end);
-        } else if (new_syn && f.tcp_state == TcpState::closed) {
+        } else if (reused) {
             end_flow(f, FlowEndReason::reused, end);
         } else {
             const bool src_is_client = (f.client_side == 0) == src_is_side0;
@@ -107,7 +117,11 @@ PacketFlowInfo FlowTable::lookup(const DecodedPacket& p, uint64_t now_ns, FlowEn
     }
     if (free_head_ == kNil) {
         const uint32_t victim = pick_victim();
-        if (victim == kNil) return {};
+        if (victim == kNil) {
+            PacketFlowInfo blocked;
+            blocked.blocked = active_ > 0;  // all protected: retry in a new epoch
+            return blocked;
+        }
         end_flow(flows_[victim], FlowEndReason::evicted, end);
     }
     i = free_head_;
@@ -136,6 +150,7 @@ PacketFlowInfo FlowTable::lookup(const DecodedPacket& p, uint64_t now_ns, FlowEn
 
 void FlowTable::update(Flow& f, Direction dir, const DecodedPacket& p, uint64_t now_ns) {
     const unsigned d = index(dir);
+    f.epoch = epoch_;
     f.pkts[d] += 1;
     f.bytes[d] += p.frame_len;
     if (now_ns > f.last_ns) f.last_ns = now_ns;

@@ -106,6 +106,9 @@ struct Flow {
     uint8_t list = 0;               // the timeout list it sits in
     uint16_t filter_rule = 0;       // the L3/L4 filter rule that matched, + 1; 0 = none
     uint8_t filter_action = 0;
+    uint8_t drop_reason = 0;        // DropReason of a dropped flow
+    uint32_t epoch = 0;             // the table epoch of its last packet
+    uint64_t drop_from = 0;         // packets from this number on are dropped; 0 = none
     TcpStreamState stream;
     FlowApp* app = nullptr;
 
@@ -160,6 +163,9 @@ struct PacketFlowInfo {
     Flow* flow = nullptr;
     Direction dir = Direction::to_server;
     bool created = false;
+    // The lookup would have to end a flow that packets of the current epoch
+    // still refer to: finish those packets, call next_epoch() and look up again.
+    bool blocked = false;
 };
 
 class FlowTable {
@@ -175,6 +181,10 @@ public:
     // Updates TCP/UDP state and counters for a packet of `flow`, and moves the
     // flow to the tail of its (possibly new) timeout list.
     void update(Flow& flow, Direction dir, const DecodedPacket& p, uint64_t now_ns);
+
+    // Flows touched since the last call are protected from being ended by a
+    // lookup (expiry, reuse, eviction): the worker calls this between bursts.
+    void next_epoch() { ++epoch_; }
 
     // Ends up to `budget` flows whose timeout passed by `now_ns`; returns how many.
     uint32_t expire(uint64_t now_ns, uint32_t budget, FlowEndHandler& end);
@@ -205,6 +215,7 @@ private:
     void list_append(Flow& f);
     void end_flow(Flow& f, FlowEndReason reason, FlowEndHandler& end);
     uint32_t pick_victim() const;
+    bool protected_flow(const Flow& f) const { return f.epoch == epoch_; }
 
     uint32_t capacity_;
     uint32_t bucket_mask_;
@@ -212,6 +223,7 @@ private:
     std::vector<uint32_t> buckets_;
     uint32_t free_head_ = kNil;
     uint32_t active_ = 0;
+    uint32_t epoch_ = 1;
     List lists_[kLists];
     FlowTimeouts timeouts_;
     CounterSet<FlowCounter> counters_;

@@ -1,0 +1,166 @@
+#include "dataplane/eve.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <thread>
+
+namespace sluice {
+
+std::optional<EveType> eve_type_from_name(std::string_view name) {
+    for (size_t i = 0; i < static_cast<size_t>(EveType::count); ++i)
+        if (counter_name(static_cast<EveType>(i)) == name) return static_cast<EveType>(i);
+    return std::nullopt;
+}
+
+uint64_t eve_type_mask(std::span<const std::string> names) {
+    uint64_t mask = 0;
+    for (const auto& n : names)
+        if (auto t = eve_type_from_name(n)) mask |= uint64_t{1} << static_cast<unsigned>(*t);
+    return mask;
+}
+
+EveEndpoints flow_endpoints(const Flow& f) {
+    EveEndpoints e;
+    e.src = f.client_addr();
+    e.dst = f.server_addr();
+    e.src_port = f.client_port();
+    e.dst_port = f.server_port();
+    e.ip_proto = f.key.ip_proto;
+    if (f.key.vlan) {
+        e.vlan_count = 1;
+        e.vlan[0] = f.key.vlan;
+    }
+    return e;
+}
+
+EveEndpoints packet_endpoints(const DecodedPacket& p) {
+    EveEndpoints e;
+    e.src = p.src;
+    e.dst = p.dst;
+    e.src_port = p.src_port;
+    e.dst_port = p.dst_port;
+    e.ip_proto = p.ip_proto;
+    e.vlan_count = p.vlan_count;
+    e.vlan[0] = p.vlan[0];
+    e.vlan[1] = p.vlan[1];
+    if (p.ip_proto == ipproto::icmp || p.ip_proto == ipproto::icmpv6) {
+        e.has_icmp = true;
+        e.icmp_type = p.icmp_type;
+        e.icmp_code = p.icmp_code;
+    }
+    return e;
+}
+
+size_t format_eve_time(uint64_t ts_ns, char* buf) {
+    const time_t sec = static_cast<time_t>(ts_ns / 1000000000ull);
+    const unsigned usec = static_cast<unsigned>((ts_ns % 1000000000ull) / 1000);
+    struct tm tm{};
+    gmtime_r(&sec, &tm);
+    // YYYY-MM-DDTHH:MM:SS.uuuuuu+0000
+    auto two = [](char* p, int v) {
+        p[0] = static_cast<char>('0' + v / 10);
+        p[1] = static_cast<char>('0' + v % 10);
+    };
+    const int year = tm.tm_year + 1900;
+    buf[0] = static_cast<char>('0' + (year / 1000) % 10);
+    buf[1] = static_cast<char>('0' + (year / 100) % 10);
+    buf[2] = static_cast<char>('0' + (year / 10) % 10);
+    buf[3] = static_cast<char>('0' + year % 10);
+    buf[4] = '-';
+    two(buf + 5, tm.tm_mon + 1);
+    buf[7] = '-';
+    two(buf + 8, tm.tm_mday);
+    buf[10] = 'T';
+    two(buf + 11, tm.tm_hour);
+    buf[13] = ':';
+    two(buf + 14, tm.tm_min);
+    buf[16] = ':';
+    two(buf + 17, tm.tm_sec);
+    buf[19] = '.';
+    unsigned u = usec;
+    for (int i = 25; i >= 20; --i) {
+        buf[i] = static_cast<char>('0' + u % 10);
+        u /= 10;
+    }
+    std::memcpy(buf + 26, "+0000", 5);
+    buf[31] = '\0';
+    return 31;
+}
+
+std::string_view ip_proto_name(uint8_t proto, char* buf8) {
+    switch (proto) {
+        case ipproto::tcp: return "TCP";
+        case ipproto::udp: return "UDP";
+        case ipproto::icmp: return "ICMP";
+        case ipproto::icmpv6: return "IPv6-ICMP";
+        default: {
+            auto r = std::to_chars(buf8, buf8 + 8, unsigned{proto});
+            return {buf8, static_cast<size_t>(r.ptr - buf8)};
+        }
+    }
+}
+
+JsonWriter* EveEmitter::begin(EveType type, uint64_t ts_ns, uint64_t flow_id, const EveEndpoints* ep,
+                              AppProto app_proto) {
+    if (!enabled(type)) return nullptr;
+    std::span<char> space = ring_.reserve(kMaxEvent);
+    if (space.empty() && wait_) {
+        // Offline: the writer thread is draining; nothing may be lost.
+        for (int i = 0; i < 200000 && space.empty(); ++i) {
+            std::this_thread::sleep_for(std::chrono::microseconds(50));
+            space = ring_.reserve(kMaxEvent);
+        }
+    }
+    if (space.empty()) {
+        lost_.inc(EveLoss::ring_full);
+        return nullptr;
+    }
+    type_ = type;
+    w_.emplace(space);
+    JsonWriter& w = *w_;
+    char ts[32];
+    format_eve_time(ts_ns, ts);
+    w.begin_object().kv("timestamp", std::string_view(ts, 31));
+    if (flow_id) w.kv("flow_id", flow_id);
+    if (!iface_.empty()) w.kv("in_iface", iface_);
+    w.kv("event_type", counter_name(type));
+    if (ep) {
+        if (ep->vlan_count) {
+            w.begin_array("vlan");
+            for (unsigned i = 0; i < ep->vlan_count; ++i) w.value(uint64_t{ep->vlan[i]});
+            w.end_array();
+        }
+        char addr[48];
+        w.kv("src_ip", std::string_view(addr, ep->src.format(addr, sizeof addr)));
+        if (ep->ip_proto == ipproto::tcp || ep->ip_proto == ipproto::udp) w.kv("src_port", ep->src_port);
+        w.kv("dest_ip", std::string_view(addr, ep->dst.format(addr, sizeof addr)));
+        if (ep->ip_proto == ipproto::tcp || ep->ip_proto == ipproto::udp) w.kv("dest_port", ep->dst_port);
+        char pbuf[8];
+        w.kv("proto", ip_proto_name(ep->ip_proto, pbuf));
+        if (ep->has_icmp) {
+            w.kv("icmp_type", ep->icmp_type);
+            w.kv("icmp_code", ep->icmp_code);
+        }
+    }
+    if (app_proto != AppProto::unknown) w.kv("app_proto", to_string(app_proto));
+    return &w;
+}
+
+bool EveEmitter::end() {
+    if (!w_) return false;
+    JsonWriter& w = *w_;
+    w.end_object();
+    const bool ok = !w.overflowed();
+    if (ok) {
+        ring_.commit(w.size());
+        written_.inc(type_);
+    } else {
+        lost_.inc(EveLoss::too_large);
+    }
+    w_.reset();
+    return ok;
+}
+
+}  // namespace sluice

@@ -1,0 +1,70 @@
+// Detector: the small interface every detector implements (habit 1), and the
+// services the worker offers it. A worker owns one instance of each enabled
+// detector, created from the constant table in detectors/registry.cpp; it
+// calls them at four points, always with the worker's own state:
+//   classify(burst)      every inspected packet, before stream reassembly (nDPI);
+//   on_stream_*(...)     in-order TCP data, gaps and end, per direction;
+//   inspect(burst)       every inspected packet, after stream data (rules, policy);
+//   on_flow_end(flow)    once, when the flow is over, to free per-flow state.
+// Batch calls take the whole burst (habit 2): one virtual call per burst.
+// Thread rules: called only on the owning worker; never block, never lock.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "dataplane/eve.hpp"
+#include "dataplane/packet.hpp"
+
+namespace sluice {
+
+struct Config;
+
+// The flow whose stream is delivered, and the packet that delivered it (null
+// when data is flushed at flow end: no verdict can be given then).
+struct StreamContext {
+    Flow& flow;
+    PacketRef* packet;
+};
+
+class WorkerServices {
+public:
+    virtual ~WorkerServices() = default;
+    virtual unsigned worker_id() const = 0;
+    virtual bool ips() const = 0;
+    virtual EveEmitter& eve() = 0;
+    // Raises the packet's verdict (and its flow's, for drop_flow/reject).
+    virtual void raise(PacketRef& p, Verdict v, DropReason why) = 0;
+    // Stops detection on the flow (a pass rule); packets are still forwarded.
+    virtual void stop_inspection(Flow& f) = 0;
+};
+
+class Detector {
+public:
+    virtual ~Detector() = default;
+    virtual void classify(std::span<PacketRef* const> packets) { (void)packets; }
+    virtual void on_stream_data(StreamContext& ctx, Direction dir, uint64_t offset, std::span<const uint8_t> data) {
+        (void)ctx, (void)dir, (void)offset, (void)data;
+    }
+    virtual void on_stream_gap(StreamContext& ctx, Direction dir, uint64_t offset, uint64_t len) {
+        (void)ctx, (void)dir, (void)offset, (void)len;
+    }
+    virtual void on_stream_end(Flow& flow) { (void)flow; }
+    virtual void inspect(std::span<PacketRef* const> packets) { (void)packets; }
+    virtual void on_flow_end(Flow& flow) { (void)flow; }
+    // Fields this detector adds to the flow's EVE flow event (e.g. "alerted").
+    virtual void write_flow_event(const Flow& flow, JsonWriter& w) { (void)flow, (void)w; }
+};
+
+struct DetectorEntry {
+    std::string_view name;
+    bool (*enabled)(const Config& config);
+    std::unique_ptr<Detector> (*create)(const Config& config, WorkerServices& services);
+};
+
+// The detector table, in the order the worker calls them.
+std::span<const DetectorEntry> detector_table();
+
+}  // namespace sluice
