@@ -1,6 +1,10 @@
 #include "dataplane/flow_table.hpp"
 
+#include <sys/mman.h>
+
 #include <bit>
+#include <new>
+#include <type_traits>
 
 namespace sluice {
 
@@ -9,14 +13,25 @@ uint64_t make_flow_id(const FlowKey& key, uint64_t first_ns) {
     return id ? id : 1;
 }
 
+void FlowTable::Unmap::operator()(Flow* p) const { munmap(p, bytes); }
+
+namespace {
+
+Flow* map_zeroed(size_t bytes) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return static_cast<Flow*>(p);
+}
+
+}  // namespace
+
 FlowTable::FlowTable(uint32_t capacity, const FlowTimeouts& timeouts)
     : capacity_(capacity ? capacity : 1),
       bucket_mask_(static_cast<uint32_t>(std::bit_ceil(capacity_)) - 1),
-      flows_(new Flow[capacity_]),
+      flows_(map_zeroed(sizeof(Flow) * capacity_), Unmap{sizeof(Flow) * capacity_}),
       buckets_(bucket_mask_ + 1u, kNil),
       timeouts_(timeouts) {
-    for (uint32_t i = 0; i < capacity_; ++i) flows_[i].bucket_next = (i + 1 < capacity_) ? i + 1 : kNil;
-    free_head_ = 0;
+    static_assert(std::is_trivially_destructible_v<Flow>);
     for (size_t c = 0; c < static_cast<size_t>(ProtoClass::count); ++c)
         for (size_t s = 0; s < static_cast<size_t>(FlowState::count); ++s) {
             uint32_t sec = timeouts_.seconds[c][s];
@@ -32,9 +47,9 @@ bool FlowTable::expired(const Flow& f, uint64_t now_ns) const {
 
 void FlowTable::list_remove(Flow& f) {
     List& l = lists_[f.list];
-    if (f.lru_prev != kNil) flows_[f.lru_prev].lru_next = f.lru_next;
+    if (f.lru_prev != kNil) at(f.lru_prev).lru_next = f.lru_next;
     else l.head = f.lru_next;
-    if (f.lru_next != kNil) flows_[f.lru_next].lru_prev = f.lru_prev;
+    if (f.lru_next != kNil) at(f.lru_next).lru_prev = f.lru_prev;
     else l.tail = f.lru_prev;
 }
 
@@ -43,7 +58,7 @@ void FlowTable::list_append(Flow& f) {
     const uint32_t i = slot_of(f);
     f.lru_prev = l.tail;
     f.lru_next = kNil;
-    if (l.tail != kNil) flows_[l.tail].lru_next = i;
+    if (l.tail != kNil) at(l.tail).lru_next = i;
     else l.head = i;
     l.tail = i;
 }
@@ -62,7 +77,7 @@ void FlowTable::end_flow(Flow& f, FlowEndReason reason, FlowEndHandler& end) {
     // Unlink from its bucket chain.
     const uint32_t i = slot_of(f);
     uint32_t* link = &buckets_[f.hash & bucket_mask_];
-    while (*link != kNil && *link != i) link = &flows_[*link].bucket_next;
+    while (*link != kNil && *link != i) link = &at(*link).bucket_next;
     if (*link == i) *link = f.bucket_next;
     f = Flow{};
     f.bucket_next = free_head_;
@@ -77,9 +92,9 @@ uint32_t FlowTable::pick_victim() const {
         uint32_t best = kNil;
         for (size_t c = 0; c < static_cast<size_t>(ProtoClass::count); ++c) {
             uint32_t h = lists_[list_index(static_cast<ProtoClass>(c), tier)].head;
-            for (int step = 0; h != kNil && protected_flow(flows_[h]) && step < 64; ++step) h = flows_[h].lru_next;
-            if (h != kNil && protected_flow(flows_[h])) h = kNil;
-            if (h != kNil && (best == kNil || flows_[h].last_ns < flows_[best].last_ns)) best = h;
+            for (int step = 0; h != kNil && protected_flow(at(h)) && step < 64; ++step) h = at(h).lru_next;
+            if (h != kNil && protected_flow(at(h))) h = kNil;
+            if (h != kNil && (best == kNil || at(h).last_ns < at(best).last_ns)) best = h;
         }
         if (best != kNil) return best;
     }
@@ -92,12 +107,12 @@ PacketFlowInfo FlowTable::lookup(const DecodedPacket& p, uint64_t now_ns, FlowEn
     const uint32_t hash = static_cast<uint32_t>(flow_hash(key));
     uint32_t i = buckets_[hash & bucket_mask_];
     while (i != kNil) {
-        Flow& f = flows_[i];
+        Flow& f = at(i);
         if (f.hash == hash && f.key == key) break;
         i = f.bucket_next;
     }
     if (i != kNil) {
-        Flow& f = flows_[i];
+        Flow& f = at(i);
         const bool new_syn = p.ip_proto == ipproto::tcp && (p.tcp_flags & (tcpflag::syn | tcpflag::ack)) == tcpflag::syn;
         const bool timed_out = expired(f, now_ns);
         const bool reused = !timed_out && new_syn && f.tcp_state == TcpState::closed;
@@ -115,6 +130,10 @@ PacketFlowInfo FlowTable::lookup(const DecodedPacket& p, uint64_t now_ns, FlowEn
             return {&f, src_is_client ? Direction::to_server : Direction::to_client, false};
         }
     }
+    if (free_head_ == kNil && fresh_ < capacity_) {
+        at(fresh_).bucket_next = kNil;
+        free_head_ = fresh_++;
+    }
     if (free_head_ == kNil) {
         const uint32_t victim = pick_victim();
         if (victim == kNil) {
@@ -122,10 +141,10 @@ PacketFlowInfo FlowTable::lookup(const DecodedPacket& p, uint64_t now_ns, FlowEn
             blocked.blocked = active_ > 0;  // all protected: retry in a new epoch
             return blocked;
         }
-        end_flow(flows_[victim], FlowEndReason::evicted, end);
+        end_flow(at(victim), FlowEndReason::evicted, end);
     }
     i = free_head_;
-    Flow& f = flows_[i];
+    Flow& f = at(i);
     free_head_ = f.bucket_next;
     f = Flow{};
     f.key = key;
@@ -216,7 +235,7 @@ uint32_t FlowTable::expire(uint64_t now_ns, uint32_t budget, FlowEndHandler& end
     uint32_t n = 0;
     for (auto& l : lists_) {
         while (n < budget && l.head != kNil) {
-            Flow& f = flows_[l.head];
+            Flow& f = at(l.head);
             if (!expired(f, now_ns)) break;
             end_flow(f, FlowEndReason::timeout, end);
             ++n;
@@ -227,7 +246,7 @@ uint32_t FlowTable::expire(uint64_t now_ns, uint32_t budget, FlowEndHandler& end
 
 void FlowTable::end_all(FlowEndHandler& end, FlowEndReason reason) {
     for (auto& l : lists_)
-        while (l.head != kNil) end_flow(flows_[l.head], reason, end);
+        while (l.head != kNil) end_flow(at(l.head), reason, end);
 }
 
 }  // namespace sluice

@@ -208,6 +208,7 @@ private:
     };
 
     uint32_t slot_of(const Flow& f) const { return static_cast<uint32_t>(&f - flows_.get()); }
+    Flow& at(uint32_t i) const { return flows_.get()[i]; }
     static uint8_t list_index(ProtoClass c, FlowState s) {
         return static_cast<uint8_t>(static_cast<size_t>(c) * static_cast<size_t>(FlowState::count) + static_cast<size_t>(s));
     }
@@ -217,9 +218,17 @@ private:
     uint32_t pick_victim() const;
     bool protected_flow(const Flow& f) const { return f.epoch == epoch_; }
 
+    struct Unmap {
+        size_t bytes;
+        void operator()(Flow* p) const;
+    };
+
     uint32_t capacity_;
     uint32_t bucket_mask_;
-    std::unique_ptr<Flow[]> flows_;
+    // Zeroed pages from mmap, touched only as slots are first used, so a large
+    // table costs nothing until traffic fills it.
+    std::unique_ptr<Flow, Unmap> flows_;
+    uint32_t fresh_ = 0;  // slots [fresh_, capacity_) were never used
     std::vector<uint32_t> buckets_;
     uint32_t free_head_ = kNil;
     uint32_t active_ = 0;

@@ -35,6 +35,8 @@ public:
     JsonWriter& kv(std::string_view key, uint32_t v) { return kv(key, uint64_t{v}); }
     JsonWriter& kv(std::string_view key, int v) { return kv(key, int64_t{v}); }
     JsonWriter& kv(std::string_view key, uint16_t v) { return kv(key, uint64_t{v}); }
+    JsonWriter& kv(std::string_view key, unsigned long long v) { return kv(key, static_cast<uint64_t>(v)); }
+    JsonWriter& kv(std::string_view key, long long v) { return kv(key, static_cast<int64_t>(v)); }
     JsonWriter& kv(std::string_view key, uint8_t v) { return kv(key, uint64_t{v}); }
     JsonWriter& kv(std::string_view key, double v);
     JsonWriter& kv(std::string_view key, bool v);

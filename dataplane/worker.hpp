@@ -24,6 +24,7 @@
 #include "dataplane/packet.hpp"
 #include "dataplane/tcp_reassembly.hpp"
 #include "detectors/detector.hpp"
+#include "detectors/snapshot.hpp"
 
 struct rte_mempool;
 struct rte_ring;
@@ -109,8 +110,8 @@ struct WorkerSetup {
 
 class Worker final : public WorkerServices, private StreamConsumer, private FlowEndHandler {
 public:
-    Worker(const Config& config, const WorkerSetup& setup, std::shared_ptr<const L4Filter> filter,
-           EventRing& events, const std::atomic<bool>& stop);
+    Worker(const Config& config, const WorkerSetup& setup, SnapshotPublisher& snapshots, EventRing& events,
+           const std::atomic<bool>& stop);
     ~Worker() override;
 
     // The lcore loop; returns when stopped or, offline, at the end of the input.
@@ -146,7 +147,8 @@ private:
     void on_flow_end(Flow& flow, FlowEndReason reason) override;
 
     void prepare(PacketRef& r, rte_mbuf* m, uint16_t rx_index, unsigned slot);
-    void track(PacketRef& r);
+    // Finds and updates the packet's flow; false when the table asks for a new epoch first.
+    bool track(PacketRef& r);
     void apply_filter(PacketRef& r);
     void handle_malformed(PacketRef& r);
     void dispose(PacketRef* refs, uint16_t n, uint16_t rx_index);
@@ -155,11 +157,16 @@ private:
     void emit_drop_event(const PacketRef& r);
     void emit_anomaly(const PacketRef& r);
     void housekeeping();
+    // Takes a newly published detection snapshot, at a burst boundary.
+    void refresh_snapshot();
     void finish();
 
     const Config& config_;
     WorkerSetup setup_;
-    std::shared_ptr<const L4Filter> filter_;
+    SnapshotPublisher& snapshots_;
+    std::shared_ptr<const DetectionSnapshot> snapshot_;
+    uint64_t generation_ = 0;
+    const L4Filter* filter_ = nullptr;
     const std::atomic<bool>& stop_;
     bool ips_;
     uint32_t burst_;

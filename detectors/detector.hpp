@@ -21,6 +21,7 @@
 namespace sluice {
 
 struct Config;
+struct DetectionSnapshot;
 
 // The flow whose stream is delivered, and the packet that delivered it (null
 // when data is flushed at flow end: no verdict can be given then).
@@ -44,6 +45,8 @@ public:
 class Detector {
 public:
     virtual ~Detector() = default;
+    // A new detection snapshot (rules, policy) takes effect from the next burst.
+    virtual void on_snapshot(const DetectionSnapshot& snapshot) { (void)snapshot; }
     virtual void classify(std::span<PacketRef* const> packets) { (void)packets; }
     virtual void on_stream_data(StreamContext& ctx, Direction dir, uint64_t offset, std::span<const uint8_t> data) {
         (void)ctx, (void)dir, (void)offset, (void)data;

@@ -43,9 +43,12 @@ PacketSpec tcp(bool from_client, uint8_t flags) {
 
 class FlowTableTest : public ::testing::Test {
 protected:
+    // Each packet in its own burst (epoch).
     PacketFlowInfo feed(const PacketSpec& s, uint64_t t) {
         auto k = make(s);
+        table.next_epoch();
         auto info = table.lookup(k.p, t, ends);
+        EXPECT_FALSE(info.blocked);
         if (info.flow) table.update(*info.flow, info.dir, k.p, t);
         return info;
     }
@@ -126,6 +129,7 @@ TEST_F(FlowTableTest, ExpiryIsTheSameLazyOrInTheBackground) {
     FlowTable t2(8, timeouts);
     Ends e2;
     auto k = make(u);
+    t2.next_epoch();
     auto i = t2.lookup(k.p, 10 * kSec, e2);
     t2.update(*i.flow, i.dir, k.p, 10 * kSec);
     EXPECT_EQ(t2.expire(40 * kSec, 100, e2), 0u);  // exactly at the timeout: still alive
@@ -153,7 +157,9 @@ TEST_F(FlowTableTest, FullTableEvictsClosedFlowsFirst) {
     Ends e;
     auto feed2 = [&](PacketSpec s, uint64_t t) {
         auto k = make(s);
+        small.next_epoch();
         auto i = small.lookup(k.p, t, e);
+        EXPECT_TRUE(i.flow);
         small.update(*i.flow, i.dir, k.p, t);
         return i;
     };
@@ -176,11 +182,44 @@ TEST_F(FlowTableTest, FullTableEvictsClosedFlowsFirst) {
     EXPECT_EQ(older.flow->state, FlowState::established);
 }
 
+TEST_F(FlowTableTest, FlowsOfTheCurrentEpochAreNeverEndedUnderThePacketsThatUseThem) {
+    PacketSpec u;
+    u.proto = 17;
+    auto k = make(u);
+    table.next_epoch();
+    auto first = table.lookup(k.p, kSec, ends);
+    table.update(*first.flow, first.dir, k.p, kSec);
+    // Same epoch (same burst), but 100 s later: the flow has timed out, yet an
+    // earlier packet of this burst still refers to it.
+    auto again = table.lookup(k.p, 100 * kSec, ends);
+    EXPECT_TRUE(again.blocked);
+    EXPECT_TRUE(ends.ended.empty());
+    table.next_epoch();
+    again = table.lookup(k.p, 100 * kSec, ends);
+    EXPECT_FALSE(again.blocked);
+    EXPECT_TRUE(again.created);
+    EXPECT_EQ(ends.ended.size(), 1u);
+    // A full table whose only flows are protected blocks instead of evicting them.
+    FlowTable one(1, timeouts);
+    one.next_epoch();
+    auto a = one.lookup(k.p, kSec, ends);
+    one.update(*a.flow, a.dir, k.p, kSec);
+    PacketSpec v = u;
+    v.sport = 1;
+    auto kv = make(v);
+    EXPECT_TRUE(one.lookup(kv.p, kSec, ends).blocked);
+    one.next_epoch();
+    auto b = one.lookup(kv.p, kSec, ends);
+    ASSERT_TRUE(b.flow);
+    EXPECT_EQ(one.counters().get(FlowCounter::evicted), 1u);
+}
+
 TEST_F(FlowTableTest, FlowIdDependsOnlyOnKeyAndStart) {
     auto a = feed(tcp(true, tcpflag::syn), 5 * kSec);
     FlowTable other(1024, timeouts);
     Ends e;
     auto k = make(tcp(false, tcpflag::syn | tcpflag::ack));  // seen from the other side first
+    other.next_epoch();
     auto b = other.lookup(k.p, 5 * kSec, e);
     EXPECT_EQ(a.flow->flow_id, b.flow->flow_id);
     EXPECT_LT(a.flow->flow_id, uint64_t{1} << 51);
