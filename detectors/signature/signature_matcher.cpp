@@ -70,7 +70,6 @@ void SigFlowState::close_streams() {
     for (auto& d : dir_) {
         if (d.hs) hs_close_stream(d.hs, nullptr, nullptr, nullptr);
         d.hs = nullptr;
-        d.primed = false;
     }
 }
 
@@ -115,6 +114,8 @@ Status SignatureMatcher::use_rules(std::shared_ptr<const RuleSet> rules) {
     stamp_ = std::make_unique<uint32_t[]>(n);
     alerted_ = std::make_unique<uint32_t[]>(n);
     cands_ = std::make_unique<uint32_t[]>(n);
+    lit_stamp_ = std::make_unique<uint32_t[]>(n);
+    lit_end_ = std::make_unique<uint64_t[]>(n);
     hits_ = std::make_unique<Counter[]>(n);
     rule_count_ = rules->rules().size();
     class_count_ = rules->classtypes().size() + 1;
@@ -144,6 +145,7 @@ void SignatureMatcher::begin() {
     ncands_ = 0;
     if (++cur_stamp_ == 0) {
         std::fill(stamp_.get(), stamp_.get() + std::max<size_t>(rule_count_, 1), 0u);
+        std::fill(lit_stamp_.get(), lit_stamp_.get() + std::max<size_t>(rule_count_, 1), 0u);
         cur_stamp_ = 1;
     }
 }
@@ -158,13 +160,47 @@ void SignatureMatcher::collect_ids(const RuleGroup& g, unsigned id) {
     for (uint32_t k = g.lit_begin[id]; k < g.lit_begin[id + 1]; ++k) collect(g.lit_rules[k]);
 }
 
-int SignatureMatcher::on_literal(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+int SignatureMatcher::on_literal(unsigned id, unsigned long long, unsigned long long to, unsigned, void* ctx) {
     auto* self = static_cast<SignatureMatcher*>(ctx);
-    self->collect_ids(*self->cur_group_, id);
+    const RuleGroup& g = *self->cur_group_;
+    if (self->stream_mode_) {
+        for (uint32_t k = g.lit_begin[id]; k < g.lit_begin[id + 1]; ++k) {
+            const uint32_t r = g.lit_rules[k];
+            self->lit_stamp_[r] = self->cur_stamp_;
+            self->lit_end_[r] = self->cur_hs_base_ + to;
+        }
+    }
+    self->collect_ids(g, id);
     return 0;
 }
 
-int SignatureMatcher::on_ignore(unsigned, unsigned long long, unsigned long long, unsigned, void*) { return 0; }
+// Re-scanning the retained window after a reload or re-open: literals seen there
+// become pending rules (they may complete with the next bytes), nothing alerts.
+int SignatureMatcher::on_prime(unsigned id, unsigned long long, unsigned long long to, unsigned, void* ctx) {
+    auto* self = static_cast<SignatureMatcher*>(ctx);
+    const RuleGroup& g = *self->cur_group_;
+    for (uint32_t k = g.lit_begin[id]; k < g.lit_begin[id + 1]; ++k)
+        self->pending_add(*self->priming_, g.lit_rules[k], self->cur_hs_base_ + to);
+    return 0;
+}
+
+void SignatureMatcher::pending_add(SigFlowState::Dir& ds, uint32_t rule, uint64_t lit_end) {
+    for (uint8_t i = 0; i < ds.npending; ++i)
+        if (ds.pending[i].rule == rule) {
+            ds.pending[i].lit_end = std::max(ds.pending[i].lit_end, lit_end);
+            return;
+        }
+    if (ds.npending < kStreamPendingRules) {
+        ds.pending[ds.npending++] = {rule, lit_end};
+        return;
+    }
+    size_t oldest = 0;
+    for (size_t i = 1; i < kStreamPendingRules; ++i)
+        if (ds.pending[i].lit_end < ds.pending[oldest].lit_end) oldest = i;
+    if (ds.pending[oldest].lit_end > lit_end) return;
+    counters_.inc(SigCounter::stream_pending_evictions);
+    ds.pending[oldest] = {rule, lit_end};
+}
 
 void SignatureMatcher::collect_group(const RuleGroup& g, std::span<const uint8_t> data) {
     if (g.db && !data.empty()) {
@@ -182,6 +218,7 @@ void SignatureMatcher::sync_state(SigFlowState& st) {
     if (st.generation_ != 0) {
         counters_.inc(SigCounter::state_resets);
         st.close_streams();  // re-opened against the new databases and primed from the window
+        for (auto& d : st.dir_) d.npending = 0;  // rule indices of the old set
     }
     if (st.flowbit_epoch_ != rules_->flowbit_epoch()) st.bits_.fill(0);
     st.flowbit_epoch_ = rules_->flowbit_epoch();
@@ -513,9 +550,15 @@ Verdict SignatureMatcher::inspect_stream(const FlowFacts& flow, SigFlowState& st
         hs_stream_t* s = nullptr;
         if (hs_open_stream(g.db.get(), 0, &s) == HS_SUCCESS) {
             ds.hs = s;
+            ds.hs_base = ds.next - ds.win_len;
             state.hs_stream_bytes_ = rules_->stats().stream_state_bytes;
-            if (ds.win_len > 0)  // prime the automaton so a literal split across the reload still matches
-                hs_scan_stream(s, reinterpret_cast<const char*>(win), ds.win_len, 0, scratch_.get(), on_ignore, nullptr);
+            if (ds.win_len > 0) {  // prime the automaton so a literal split across the reload still matches
+                cur_group_ = &g;
+                cur_hs_base_ = ds.hs_base;
+                priming_ = &ds;
+                hs_scan_stream(s, reinterpret_cast<const char*>(win), ds.win_len, 0, scratch_.get(), on_prime, this);
+                priming_ = nullptr;
+            }
         } else {
             counters_.inc(SigCounter::hs_errors);
         }
@@ -530,12 +573,24 @@ Verdict SignatureMatcher::inspect_stream(const FlowFacts& flow, SigFlowState& st
         begin();
         if (ds.hs) {
             cur_group_ = &g;
+            cur_hs_base_ = ds.hs_base;
+            stream_mode_ = true;
             counters_.inc(SigCounter::scans);
             hs_error_t rc = hs_scan_stream(ds.hs, reinterpret_cast<const char*>(chunk.data()), static_cast<unsigned>(n), 0,
                                            scratch_.get(), on_literal, this);
+            stream_mode_ = false;
             if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) counters_.inc(SigCounter::hs_errors);
         }
         for (uint32_t r : g.always) collect(r);
+        // rules whose literal is still inside the window may complete now
+        const uint64_t window_start = ds.next - ds.win_len;
+        uint8_t live = 0;
+        for (uint8_t i = 0; i < ds.npending; ++i) {
+            if (ds.pending[i].lit_end <= window_start) continue;
+            ds.pending[live++] = ds.pending[i];
+            collect(ds.pending[i].rule);
+        }
+        ds.npending = live;
         if (ncands_ > 0) {
             if (ds.win_len == 0) {
                 c.payload = InspectBuffer{chunk, ds.next, 0};
@@ -544,7 +599,20 @@ Verdict SignatureMatcher::inspect_stream(const FlowFacts& flow, SigFlowState& st
                 std::memcpy(stream_buf_.get() + ds.win_len, chunk.data(), n);
                 c.payload = InspectBuffer{{stream_buf_.get(), ds.win_len + n}, ds.next - ds.win_len, ds.win_len};
             }
+            const size_t ncands = ncands_;
             v = std::max(v, confirm(c, sink));
+            // literal seen, rule not confirmed: it may complete with later bytes
+            for (size_t k = 0; k < ncands; ++k) {
+                const uint32_t r = cands_[k];
+                const bool matched = alerted_[r] == cur_call_;
+                if (!matched && lit_stamp_[r] == cur_stamp_) pending_add(ds, r, lit_end_[r]);
+                if (matched)
+                    for (uint8_t i = 0; i < ds.npending; ++i)
+                        if (ds.pending[i].rule == r) {
+                            ds.pending[i] = ds.pending[--ds.npending];
+                            break;
+                        }
+            }
         }
         // keep the last wcap bytes of this direction
         if (n >= wcap) {
@@ -568,8 +636,10 @@ void SignatureMatcher::stream_gap(SigFlowState& state, Direction dir, uint64_t o
     auto& ds = state.dir_[index(dir)];
     counters_.inc(SigCounter::stream_gaps);
     ds.win_len = 0;
+    ds.npending = 0;
     if (ds.hs) hs_reset_stream(ds.hs, 0, nullptr, nullptr, nullptr);
     ds.next = offset + len;
+    ds.hs_base = ds.next;
 }
 
 Verdict SignatureMatcher::inspect_transaction(const FlowFacts& flow, SigFlowState& state, const AppTransaction& tx,

@@ -109,6 +109,11 @@ struct MatcherConfig {
     PayloadInspectorLimits limits;
 };
 
+// Stream rules whose fast pattern was seen but that did not (yet) confirm are
+// kept per direction, so that data completing the match in a later chunk is
+// still checked while the literal is inside the retained window.
+inline constexpr size_t kStreamPendingRules = 8;
+
 // Per-flow matcher state (the worker keeps one per flow, e.g. inside its flow
 // entry). Size: sizeof(SigFlowState) (see kSigFlowStateBytes) plus, once the
 // flow carries stream data, 2 * stream_window_bytes for the windows and up to
@@ -127,12 +132,18 @@ public:
 
 private:
     friend class SignatureMatcher;
+    struct Pending {
+        uint32_t rule = 0;
+        uint64_t lit_end = 0;  // stream offset just past the literal
+    };
     struct Dir {
         hs_stream* hs = nullptr;
         uint64_t next = 0;          // next expected stream offset
+        uint64_t hs_base = 0;       // stream offset of Hyperscan's offset 0
         uint32_t win_len = 0;
+        uint8_t npending = 0;
         bool ip_only_done = false;  // IP-only rules ran on this direction's first packet
-        bool primed = false;
+        std::array<Pending, kStreamPendingRules> pending{};
     };
     void close_streams();
 
@@ -167,6 +178,7 @@ enum class SigCounter : uint8_t {
     passed_flows,
     alert_overflow,     // matches beyond max_alerts_per_inspection (verdict kept, no event)
     threshold_evictions,
+    stream_pending_evictions,
     hs_errors,
     transform_too_long,
     count
@@ -176,7 +188,7 @@ constexpr std::string_view counter_name(SigCounter c) {
     constexpr std::string_view names[] = {
         "packets", "stream_chunks", "transactions", "records", "scans", "candidates", "confirmed", "alerts",
         "suppressed", "pcre_hyperscan", "pcre_fallbacks", "pcre_errors", "backtrack_limit", "stream_gaps",
-        "state_resets", "passed_flows", "alert_overflow", "threshold_evictions", "hs_errors", "transform_too_long"};
+        "state_resets", "passed_flows", "alert_overflow", "threshold_evictions", "stream_pending_evictions", "hs_errors", "transform_too_long"};
     return names[static_cast<size_t>(c)];
 }
 
@@ -237,7 +249,8 @@ private:
     bool threshold_allows(const Rule& r, uint32_t rule_index, const Ctx& ctx, const ThresholdSpec& t);
     std::span<const uint8_t> tx_buffer(const AppTransaction& tx, const BufferMatch& bm, bool& ok);
     static int on_literal(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void* ctx);
-    static int on_ignore(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void* ctx);
+    static int on_prime(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void* ctx);
+    void pending_add(SigFlowState::Dir& ds, uint32_t rule, uint64_t lit_end);
 
     MatcherConfig cfg_;
     std::shared_ptr<const RuleSet> rules_;
@@ -247,6 +260,11 @@ private:
     std::unique_ptr<uint32_t[]> stamp_;
     std::unique_ptr<uint32_t[]> alerted_;
     std::unique_ptr<uint32_t[]> cands_;
+    std::unique_ptr<uint32_t[]> lit_stamp_;  // collected from a literal in this step (streams)
+    std::unique_ptr<uint64_t[]> lit_end_;    // stream offset past that literal
+    bool stream_mode_ = false;
+    uint64_t cur_hs_base_ = 0;
+    SigFlowState::Dir* priming_ = nullptr;
     size_t ncands_ = 0;
     uint32_t cur_stamp_ = 0;
     uint32_t cur_call_ = 0;
