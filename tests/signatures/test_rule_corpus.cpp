@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "signatures/rule_loader.hpp"
+#include "signatures/rule_set.hpp"
 #include "tests/support/pcap_streams.hpp"
 
 namespace sluice {
@@ -38,6 +38,18 @@ SetResult load_set(const std::string& name, const std::vector<std::string>& path
             std::printf("  skipped %-24s %zu\n", std::string(counter_name(static_cast<RuleError>(i))).c_str(), r.skipped_by_reason[i]);
     if (const char* dump = std::getenv("SLUICE_RULE_DUMP"))
         for (const auto& m : r.messages) std::fprintf(stderr, "%s %s\n", dump, m.c_str());
+    if (std::getenv("SLUICE_CORPUS_COMPILE")) {
+        RuleSetOptions ro;
+        if (const char* c = std::getenv("SLUICE_CORPUS_CACHE")) ro.cache_dir = c;
+        auto rs = RuleSet::compile(std::move(lr), classes, ro);
+        EXPECT_TRUE(rs.ok()) << (rs.ok() ? "" : rs.message());
+        if (rs.ok()) {
+            const auto& s = (*rs)->stats();
+            std::printf("  compiled: %zu databases, %zu literals, %zu always, %zu ip-only, pcre %zu hs / %zu pcre2, stream state %zu B, scratch %zu B, cache %s, %.2f s\n",
+                        s.databases, s.literals, s.always_rules, s.ip_only_rules, s.pcre_hyperscan, s.pcre_pcre2,
+                        s.stream_state_bytes, s.scratch_bytes, s.cache_hit ? "hit" : "miss", s.seconds);
+        }
+    }
     return {r.loaded, r.loaded + r.skipped};
 }
 
