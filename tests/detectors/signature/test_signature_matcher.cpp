@@ -3,6 +3,7 @@
 // action precedence and hot reload, on rule sets compiled from rule text.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -680,6 +681,70 @@ alert tcp any any -> any any (msg:"split"; flow:to_server; content:"EVILPATTERN"
     // a set with different flowbit names restarts the numbering: bits are reset
     auto c = build(R"(alert tcp any any -> any any (content:"SECRET"; flowbits:isset,other; sid:900;))");
     EXPECT_NE(c->flowbit_epoch(), b->flowbit_epoch());
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// The bundled default rule set loads cleanly and fires on what it is meant for.
+TEST(BundledRules, LoadCleanlyAndFire) {
+    const char* root = std::getenv("SLUICE_SOURCE_ROOT");
+    if (!root) GTEST_SKIP() << "SLUICE_SOURCE_ROOT not set";
+    const std::string dir = std::string(root) + "/signatures/rules";
+    ClassificationTable classes;
+    ASSERT_TRUE(classes.load_file(dir + "/classification.config").ok());
+    RuleVars vars;
+    RuleLoadOptions lo;
+    lo.vars = &vars;
+    lo.classes = &classes;
+    LoadedRules lr = load_rules(std::vector<std::string>{dir + "/sluice-default.rules"}, lo);
+    for (const auto& m : lr.report.messages) ADD_FAILURE() << m;
+    EXPECT_GE(lr.report.loaded, 10u);
+    for (const auto& r : lr.rules) {
+        EXPECT_GE(r.sid, 9000000u);
+        EXPECT_LE(r.sid, 9099999u);
+        EXPECT_GE(r.classtype_index, 0);
+    }
+    auto rs = RuleSet::compile(std::move(lr), classes, {});
+    ASSERT_TRUE(rs.ok());
+    auto m = SignatureMatcher::create(*rs);
+    ASSERT_TRUE(m.ok());
+    Sink sink;
+    // EICAR split across two stream chunks
+    const std::string eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    SigFlowState st;
+    auto f = tcp_flow();
+    (*m)->inspect_stream(f, st, Direction::to_client, 0, bytes(eicar.substr(0, 30)), 0, sink);
+    (*m)->inspect_stream(f, st, Direction::to_client, 30, bytes(eicar.substr(30)), 0, sink);
+    EXPECT_EQ(sink.count(9000010), 1u);
+    // Modbus write single register (function 6), and a read (function 3) that must not alert
+    auto mb = tcp_flow();
+    mb.server_port = 502;
+    SigFlowState mst;
+    const std::string write_req("\x00\x01\x00\x00\x00\x06\x01\x06\x00\x10\x00\x2a", 12);
+    const std::string read_req("\x00\x02\x00\x00\x00\x06\x01\x03\x00\x10\x00\x01", 12);
+    (*m)->inspect_stream(mb, mst, Direction::to_server, 0, bytes(write_req), 0, sink);
+    EXPECT_EQ(sink.count(9000020), 1u);
+    (*m)->inspect_stream(mb, mst, Direction::to_server, 12, bytes(read_req), 0, sink);
+    EXPECT_EQ(sink.count(9000020), 1u);
+    // HTTP request with the test user agent
+    AppTransaction tx;
+    tx.proto = AppProto::http;
+    tx.set(AppBuffer::http_user_agent, std::string_view("Mozilla/5.0 Sluice-Test/1"));
+    auto hf = tcp_flow(AppProto::http);
+    SigFlowState hst;
+    (*m)->inspect_transaction(hf, hst, tx, 0, sink);
+    EXPECT_EQ(sink.count(9000001), 1u);
+    // S7 PLC stop: TPKT + COTP + S7 job header + function 0x29
+    auto s7 = tcp_flow();
+    s7.server_port = 102;
+    SigFlowState sst;
+    const std::string stop("\x03\x00\x00\x21\x02\xf0\x80\x32\x01\x00\x00\x00\x05\x00\x10\x00\x00\x29\x00\x00\x00\x00\x00\x09\x50\x5f\x50\x52\x4f\x47\x52\x41\x4d", 33);
+    (*m)->inspect_stream(s7, sst, Direction::to_server, 0, bytes(stop), 0, sink);
+    EXPECT_EQ(sink.count(9000030), 1u);
 }
 
 }  // namespace
