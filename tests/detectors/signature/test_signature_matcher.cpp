@@ -405,6 +405,11 @@ alert http any any -> any any (msg:"http stream"; flow:to_server; content:"X-Evi
     EXPECT_EQ(sink.count(110), data.size() - 1);
 }
 
+TEST(FlowState, FixedPartStaysAtTheDocumentedSize) {
+    // docs/rules.md documents 432 bytes; growing it must update the docs.
+    EXPECT_LE(kSigFlowStateBytes, 432u);
+}
+
 TEST(StreamInspection, SmallWindowStillSplitsAndBoundsState) {
     MatcherConfig cfg;
     cfg.stream_window_bytes = 16;
