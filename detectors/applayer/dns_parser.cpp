@@ -347,7 +347,7 @@ void DnsParser::on_data(Direction dir, uint64_t, Bytes data) {
         if (t.len_have < 2) {
             t.len_bytes[t.len_have++] = data[0];
             data = data.subspan(1);
-            if (t.len_have < 2) break;
+            if (t.len_have < 2) continue;
             t.want = (uint32_t{t.len_bytes[0]} << 8) | t.len_bytes[1];
             if (t.want < 12 || t.want > ctx_.config().dns_max_tcp_message) {
                 fail(DnsCounter::tcp_length_invalid);
