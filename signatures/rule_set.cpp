@@ -586,6 +586,7 @@ Result<std::shared_ptr<const RuleSet>> RuleCompiler::run(LoadedRules loaded, con
     h.add_u64(kCacheFormat);
     h.add(hs_version());
     h.add(loaded.content_sha256);
+    h.add(loaded.vars_fingerprint);
     for (const auto& j : jobs) hash_job(h, j);
     rs->key_ = h.hex();
 

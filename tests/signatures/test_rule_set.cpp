@@ -24,8 +24,9 @@ Rule parse_one(const std::string& text) {
     return o.rule ? std::move(*o.rule) : Rule{};
 }
 
-LoadedRules load(const std::string& text) {
-    static RuleVars vars;
+LoadedRules load(const std::string& text, const RuleVars* custom = nullptr) {
+    static RuleVars defaults;
+    const RuleVars& vars = custom ? *custom : defaults;
     RuleLoadOptions lo;
     lo.vars = &vars;
     LoadedRules lr = load_rules_text(text, "t.rules", lo);
@@ -33,9 +34,9 @@ LoadedRules load(const std::string& text) {
     return lr;
 }
 
-std::shared_ptr<const RuleSet> compile(const std::string& text, RuleSetOptions opts = {}) {
+std::shared_ptr<const RuleSet> compile(const std::string& text, RuleSetOptions opts = {}, const RuleVars* vars = nullptr) {
     ClassificationTable ct;
-    auto rs = RuleSet::compile(load(text), ct, opts);
+    auto rs = RuleSet::compile(load(text, vars), ct, opts);
     EXPECT_TRUE(rs.ok()) << (rs.ok() ? "" : rs.message());
     return rs.ok() ? *rs : nullptr;
 }
@@ -173,6 +174,12 @@ TEST_F(CacheTest, RoundTripLoadsInsteadOfCompiling) {
     EXPECT_TRUE(b->stats().cache_hit) << b->stats().cache_note;
     EXPECT_EQ(a->key(), b->key());
     EXPECT_EQ(b->stats().databases, a->stats().databases);
+    // different variables: a different key
+    RuleVars other;
+    other.set_address("HOME_NET", "198.18.0.0/15");
+    auto v = compile(text, opts, &other);
+    EXPECT_FALSE(v->stats().cache_hit);
+    EXPECT_NE(v->key(), a->key());
     // different rules: a different key and file
     auto c = compile(text + "alert udp any any -> any any (content:\"more\"; sid:4;)\n", opts);
     EXPECT_FALSE(c->stats().cache_hit);
