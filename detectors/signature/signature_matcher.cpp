@@ -511,12 +511,12 @@ Verdict SignatureMatcher::inspect_packet(const PacketFacts& pkt, SigFlowState* s
                       : (pkt.ip_proto == 1 || pkt.ip_proto == 58) ? PacketClass::icmp
                                                                   : PacketClass::other;
     collect_group(rules_->packet_group(cls, pkt.dir), pkt.payload);
-    auto& done = state ? state->dir_[index(pkt.dir)].ip_only_done : c.flow_known;  // c.flow_known: a dummy
-    if (!state || !done) {
+    // IP-only rules: first packet of each direction of a flow, every packet without one
+    if (!state || !state->dir_[index(pkt.dir)].ip_only_done) {
         for (uint32_t r : rules_->ip_only_by_src().lookup(pkt.src)) collect(r);
         for (uint32_t r : rules_->ip_only_by_dst().lookup(pkt.dst)) collect(r);
         for (uint32_t r : rules_->ip_only_plain()) collect(r);
-        if (state) done = true;
+        if (state) state->dir_[index(pkt.dir)].ip_only_done = true;
     }
     return confirm(c, sink);
 }
