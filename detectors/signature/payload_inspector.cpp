@@ -231,18 +231,17 @@ bool PayloadInspector::step(const BufferMatch& list, size_t i, size_t cursor, si
                 return step(list, i + 1, cursor, max_end, min_start);
             }
             size_t from = ulo;
-            // the last positive element must end past min_end unless an earlier one already does
-            if (i == last_positive_ && max_end <= buf_.min_end && buf_.min_end + 1 > plen)
-                from = std::max(from, buf_.min_end + 1 - plen);
+            // the last positive element must end in the new bytes (past min_end)
+            if (i == last_positive_ && buf_.min_end + 1 > plen) from = std::max(from, buf_.min_end + 1 - plen);
             for (size_t p = find_bytes(d, from, uhi, e.bytes, e.lower, e.nocase); p != SIZE_MAX;
                  p = find_bytes(d, p + 1, uhi, e.bytes, e.lower, e.nocase)) {
                 const size_t end = p + plen;
                 const size_t saved_start = span_.start, saved_end = span_.end;
                 record(p, end);
-                if (step(list, i + 1, end, std::max(max_end, end), min_start)) return true;
+                if (step(list, i + 1, end, i == last_positive_ ? end : max_end, min_start)) return true;
                 span_.start = saved_start;
                 span_.end = saved_end;
-                if (!list.needs_backtrack && std::max(max_end, end) > buf_.min_end) return false;
+                if (!list.needs_backtrack) return false;  // nothing later depends on where this one is
                 if (--budget_ == 0) {
                     ++stats_.budget_exhausted;
                     return false;
@@ -257,13 +256,13 @@ bool PayloadInspector::step(const BufferMatch& list, size_t i, size_t cursor, si
                 if (find_pcre(e, from, 0, s, t)) return false;
                 return step(list, i + 1, cursor, max_end, min_start);
             }
-            size_t need = (i == last_positive_ && max_end <= buf_.min_end) ? buf_.min_end : 0;
+            size_t need = i == last_positive_ ? buf_.min_end : 0;
             size_t at = from;
             while (true) {
                 if (!find_pcre(e, at, need, s, t)) return false;
                 const size_t saved_start = span_.start, saved_end = span_.end;
                 record(s, t);
-                if (step(list, i + 1, t, std::max(max_end, t), min_start)) return true;
+                if (step(list, i + 1, t, i == last_positive_ ? t : max_end, min_start)) return true;
                 span_.start = saved_start;
                 span_.end = saved_end;
                 if (e.pcre_db >= 0 || !list.needs_backtrack || e.pcre->anchored) return false;

@@ -35,7 +35,7 @@ struct PayloadInspectorLimits {
 struct InspectBuffer {
     std::span<const uint8_t> data;
     uint64_t base = 0;     // stream offset of data[0] (0 for packets and transaction buffers)
-    size_t min_end = 0;    // some content/pcre match must end after this many bytes (stream: the retained window)
+    size_t min_end = 0;    // the list's last positive content/pcre must end after this many bytes (stream: the retained window)
 };
 
 struct MatchSpan {

@@ -3,7 +3,11 @@
 // action precedence and hot reload, on rule sets compiled from rule text.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -313,6 +317,51 @@ TEST(StreamInspection, OneBytePerChunk) {
     ASSERT_EQ(offs.size(), 2u);
     EXPECT_EQ(offs[0], data.find("EVILPATTERN"));
     EXPECT_EQ(offs[1], data.rfind("EVILPATTERN"));
+}
+
+// Random streams cut at random places: a rule alerts in exactly the chunks in
+// which at least one of its matches ends (self-overlapping literal, and a pcre).
+TEST(StreamInspection, RandomChunkingMatchesAReferenceSearch) {
+    auto rs = build(R"(
+alert tcp any any -> any any (msg:"overlapping literal"; flow:to_server; content:"abcab"; sid:150;)
+alert tcp any any -> any any (msg:"pcre"; flow:to_server; content:"x"; pcre:"/x[0-9]{2,3}y/"; sid:151;)
+)");
+    auto m = matcher(rs);
+    std::mt19937 rng(1234);
+    const std::string alphabet = "abcxy0123456789";
+    for (int round = 0; round < 200; ++round) {
+        std::string data(50 + rng() % 400, ' ');
+        for (auto& ch : data) ch = alphabet[rng() % (rng() % 2 ? 3 : alphabet.size())];
+        std::vector<size_t> cuts{0};
+        while (cuts.back() < data.size()) cuts.push_back(std::min(data.size(), cuts.back() + 1 + rng() % 12));
+        auto chunk_of = [&](size_t byte) {
+            return static_cast<size_t>(std::upper_bound(cuts.begin(), cuts.end(), byte) - cuts.begin() - 1);
+        };
+        std::set<size_t> want_lit, want_re;
+        for (size_t p = 0; p + 5 <= data.size(); ++p)
+            if (data.compare(p, 5, "abcab") == 0) want_lit.insert(chunk_of(p + 4));
+        for (size_t i = 0; i < data.size(); ++i) {
+            if (data[i] != 'y') continue;
+            size_t d = 0;
+            while (d < i && d < 4 && std::isdigit(static_cast<unsigned char>(data[i - 1 - d]))) ++d;
+            for (size_t k = 2; k <= 3; ++k)
+                if (d >= k && i >= k + 1 && data[i - 1 - k] == 'x') want_re.insert(chunk_of(i));
+        }
+        Sink sink;
+        SigFlowState st;
+        auto f = tcp_flow();
+        std::set<size_t> got_lit, got_re;
+        for (size_t c = 0; c + 1 < cuts.size(); ++c) {
+            sink.clear();
+            m->inspect_stream(f, st, Direction::to_server, cuts[c], bytes(data.substr(cuts[c], cuts[c + 1] - cuts[c])), 0, sink);
+            ASSERT_LE(sink.count(150), 1u);
+            ASSERT_LE(sink.count(151), 1u);
+            if (sink.count(150)) got_lit.insert(c);
+            if (sink.count(151)) got_re.insert(c);
+        }
+        ASSERT_EQ(got_lit, want_lit) << "round " << round << " data " << data;
+        ASSERT_EQ(got_re, want_re) << "round " << round << " data " << data;
+    }
 }
 
 TEST(StreamInspection, AtMostOncePerChunkAndDirectionMatters) {
