@@ -4,6 +4,13 @@
 // ports "80", "[80,443,8000:8080]", "1024:", "!22", "$HTTP_PORTS".
 // Variables come from a name -> text map (names without '$') and may nest;
 // loops and unknown names are errors.
+// Lists follow Suricata: the union of the positive elements (or "any" when
+// there are none) minus the negated ones; a variable stands for its resolved
+// set; ranges are "a-b" for addresses and "a:b", "a:", ":b" for ports; an
+// IPv4 netmask "a.b.c.d/255.255.0.0" works too. A spec that matches nothing
+// (e.g. "!any") is an error, as are empty lists, unbalanced brackets, bad
+// CIDRs and ports above 65535. Errors are one line, without the caller's
+// location (the caller prefixes file:line: key).
 // Thread rules: pure functions; results are immutable values.
 #pragma once
 
@@ -38,6 +45,10 @@ struct PortSet {
 };
 
 using VarMap = std::map<std::string, std::string, std::less<>>;
+
+// Lists, negations and variable references nest at most this deep; deeper
+// input is an error (it bounds the parser's recursion on hostile text).
+inline constexpr int kMaxSpecNesting = 64;
 
 // Parses an address specification; the result is finalized (ready for contains()).
 Result<IpRangeSet> parse_address_spec(std::string_view text, const VarMap& address_groups);

@@ -196,6 +196,33 @@ void decode_ip(const uint8_t* data, uint32_t len, uint16_t l3_offset, DecodedPac
     return decode_ipv4(data, len, p);
 }
 
+bool peek_ip_addresses(const uint8_t* data, uint32_t len, IpAddr& src, IpAddr& dst) {
+    ByteReader r(data, len);
+    r.skip(12);
+    uint16_t type = r.be16();
+    for (int tags = 0; tags < 2 && (type == kEtherVlan || type == kEtherQinQ || type == kEtherQinQOld); ++tags) {
+        r.skip(2);
+        type = r.be16();
+    }
+    if (type == kEtherIpv4) {
+        r.skip(12);
+        auto s = r.bytes(4), d = r.bytes(4);
+        if (r.failed()) return false;
+        src = IpAddr::v4_bytes(s.data());
+        dst = IpAddr::v4_bytes(d.data());
+        return true;
+    }
+    if (type == kEtherIpv6) {
+        r.skip(8);
+        auto s = r.bytes(16), d = r.bytes(16);
+        if (r.failed()) return false;
+        src = IpAddr::v6_bytes(s.data());
+        dst = IpAddr::v6_bytes(d.data());
+        return true;
+    }
+    return false;
+}
+
 void decode_ethernet(const uint8_t* data, uint32_t len, DecodedPacket& p) {
     p = DecodedPacket{};
     p.frame_len = len;

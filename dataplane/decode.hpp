@@ -122,6 +122,10 @@ struct DecodedPacket {
 
 // Decodes an Ethernet frame.
 void decode_ethernet(const uint8_t* data, uint32_t len, DecodedPacket& out);
+// Reads only the IP source and destination of an Ethernet frame (VLAN tags
+// skipped), without checking lengths past them: enough to spread packets over
+// workers from the first bytes of a frame. False when it is not IP.
+bool peek_ip_addresses(const uint8_t* data, uint32_t len, IpAddr& src, IpAddr& dst);
 // Decodes from an IP header at `l3_offset` (used again after defragmentation).
 void decode_ip(const uint8_t* data, uint32_t len, uint16_t l3_offset, DecodedPacket& out);
 

@@ -57,18 +57,16 @@ DispatchLink Dispatcher::link(uint32_t w) const {
 
 uint32_t Dispatcher::pick_worker(rte_mbuf* m) const {
     if (workers_ == 1) return 0;
-    DecodedPacket p;
     uint8_t tmp[128];
-    const uint8_t* data = static_cast<const uint8_t*>(
-        rte_pktmbuf_read(m, 0, std::min<uint32_t>(rte_pktmbuf_pkt_len(m), sizeof tmp), tmp));
-    if (!data) return 0;
-    decode_ethernet(data, std::min<uint32_t>(rte_pktmbuf_pkt_len(m), sizeof tmp), p);
-    if (p.ip_version == 0) return 0;
+    const uint32_t len = std::min<uint32_t>(rte_pktmbuf_pkt_len(m), sizeof tmp);
+    const uint8_t* data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, len, tmp));
+    IpAddr src, dst;
+    if (!data || !peek_ip_addresses(data, len, src, dst)) return 0;
     // Addresses only: fragments carry no ports, and must meet their datagram's flow.
     FlowKey k;
-    const bool lower = p.src < p.dst;
-    k.addr[0] = lower ? p.src : p.dst;
-    k.addr[1] = lower ? p.dst : p.src;
+    const bool lower = src < dst;
+    k.addr[0] = lower ? src : dst;
+    k.addr[1] = lower ? dst : src;
     return static_cast<uint32_t>(flow_hash(k) % workers_);
 }
 

@@ -142,6 +142,7 @@ struct PayloadElem {
     uint8_t offset_var = kNoVar, depth_var = kNoVar, distance_var = kNoVar, within_var = kNoVar;
     // pcre
     std::shared_ptr<const PcreProgram> pcre;
+    int32_t pcre_db = -1;  // set by the compiler: index of its Hyperscan database, -1: PCRE2
     // byte_test / byte_jump / byte_extract, and isdataat (uses offset/relative)
     ByteOp byte;
     uint64_t isdataat = 0;

@@ -81,6 +81,7 @@ public:
     }
 
     LoadedRules finish() {
+        if (opts_.vars) out_.vars_fingerprint = opts_.vars->fingerprint();
         unsigned char d[EVP_MAX_MD_SIZE];
         unsigned len = 0;
         EVP_DigestFinal_ex(md_, d, &len);

@@ -47,6 +47,7 @@ struct LoadedRules {
     std::vector<Rule> rules;
     LoadReport report;
     std::string content_sha256;  // hex digest of every file's path and bytes, in load order
+    std::string vars_fingerprint;  // RuleVars::fingerprint() of the variables used
 };
 
 // Each path is a rule file or a directory of *.rules files.

@@ -1173,7 +1173,7 @@ std::optional<Fail> RuleBuilder::finish() {
         return Fail{RuleError::unsupported_combination, "packet header keywords in a " + std::string(to_string(r_.point)) + " rule"};
     if ((r_.itype || r_.icode || r_.icmp_id || r_.icmp_seq) && r_.proto != RuleProto::icmp && r_.proto != RuleProto::ip)
         return Fail{RuleError::unsupported_combination, "icmp keywords in a non-icmp rule"};
-    r_.ip_only = r_.point == InspectPoint::packet && !has_payload && r_.flow == 0 && r_.flowbits.empty() && !r_.dsize &&
+    r_.ip_only = r_.point == InspectPoint::packet && !has_payload && r_.flow == 0 && !r_.has_flowbit_checks() && !r_.dsize &&
                  !r_.ttl && !r_.itype && !r_.icode && !r_.icmp_id && !r_.icmp_seq && !r_.ack && !r_.seq && !r_.window &&
                  !r_.tcp_flags && !r_.ip_id && !r_.ip_proto && !r_.app_layer_protocol && r_.src_ports_any && r_.dst_ports_any &&
                  r_.proto != RuleProto::app;

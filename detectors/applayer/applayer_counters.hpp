@@ -36,6 +36,8 @@ namespace sluice {
     X(gap_in_body, "gap_in_body")                                                            \
     X(gap_lost_framing, "gap_lost_framing")                                                  \
     X(body_incomplete_at_end, "body_incomplete_at_end")                                      \
+    X(headers_incomplete_at_end, "headers_incomplete_at_end") /* emitted as far as they went */ \
+    X(http09_responses, "http09_responses")    /* body without status line after HTTP/0.9 */ \
     X(request_body_limited, "request_body_limited")                                          \
     X(response_body_limited, "response_body_limited")                                        \
     X(decompress_error, "decompress_error")                                                  \

@@ -393,6 +393,10 @@ size_t HttpParser::consume_head(Direction dir, std::span<const uint8_t> data) {
             fail(HttpCounter::header_block_too_long);
             return data.size();
         }
+        if (h.lines == 0 && dir == Direction::to_client && h.head.empty() && seg.size() >= 1 && seg[0] != 'H' &&
+            seg[0] != 'h' && seg[0] != '\r' && seg[0] != '\n' && start_http09_response()) {
+            return used;  // the rest is the body
+        }
         if (h.lines == 0 && !check_start_bytes(dir, h, seg)) return data.size();
         h.head.insert(h.head.end(), seg.begin(), seg.end());
         used += take;
@@ -424,6 +428,44 @@ size_t HttpParser::consume_head(Direction dir, std::span<const uint8_t> data) {
         h.line_start = h.head.size();
     }
     return used;
+}
+
+bool HttpParser::start_http09_response() {
+    // A response without a status line answers a request without protocol
+    // (HTTP/0.9): all of it is body, until the connection closes.
+    Half& h = half(Direction::to_client);
+    const uint64_t tx = next_response_id_;
+    h.tx_id = tx;
+    const PendingRequest* req = request_for_response();
+    if (!req || !req->http09) return false;
+    ++next_response_id_;
+    ctx_.counters.http.inc(HttpCounter::responses);
+    ctx_.counters.http.inc(HttpCounter::http09_responses);
+    emit(Direction::to_client, AppTxStage::headers);
+    start_body(Direction::to_client, false);
+    h.phase = Phase::body_close;
+    return true;
+}
+
+void HttpParser::flush_partial_head(Direction dir) {
+    // The flow ended inside a header block that has a valid start line:
+    // inspect the complete lines (Suricata sees the request line as soon as it
+    // is complete), as headers and an empty body.
+    Half& h = half(dir);
+    if (h.lines == 0) return;
+    h.head.resize(h.line_start);
+    ctx_.counters.http.inc(HttpCounter::headers_incomplete_at_end);
+    if (dir == Direction::to_server) {
+        h.tx_id = next_request_id_++;
+        ctx_.counters.http.inc(HttpCounter::requests);
+        PendingRequest record;
+        emit(dir, AppTxStage::headers, &record);
+    } else {
+        h.tx_id = next_response_id_++;
+        ctx_.counters.http.inc(HttpCounter::responses);
+        emit(dir, AppTxStage::headers);
+    }
+    finish_message(dir);
 }
 
 void HttpParser::start_body(Direction dir, bool compressed) {
@@ -723,6 +765,7 @@ void HttpParser::emit(Direction dir, AppTxStage stage, PendingRequest* record) {
             record->tx_id = h.tx_id;
             record->is_head = iequals(rl.method, "HEAD");
             record->is_connect = iequals(rl.method, "CONNECT");
+            record->http09 = rl.protocol.empty();
             record->has_port = hp.has_port;
             record->port = hp.port;
             record->used = 0;
@@ -739,11 +782,12 @@ void HttpParser::emit(Direction dir, AppTxStage stage, PendingRequest* record) {
         }
     } else {
         ResponseLine sl;
-        parse_response_line(start, sl);
-        tx.set(AppBuffer::http_protocol, sl.protocol);
-        tx.set(AppBuffer::http_stat_code, sl.code);
-        tx.set(AppBuffer::http_stat_msg, sl.message);
-        tx.set(AppBuffer::http_response_line, start);
+        if (parse_response_line(start, sl)) {  // not for an HTTP/0.9 response (no head)
+            tx.set(AppBuffer::http_protocol, sl.protocol);
+            tx.set(AppBuffer::http_stat_code, sl.code);
+            tx.set(AppBuffer::http_stat_msg, sl.message);
+            tx.set(AppBuffer::http_response_line, start);
+        }
         field(AppBuffer::http_server, "server");
         eve.redirect = field(AppBuffer::http_location, "location");
         eve.content_type = content_type;
@@ -881,6 +925,8 @@ void HttpParser::on_end() {
                 }
                 break;
             case Phase::head:
+                flush_partial_head(dir);
+                break;
             case Phase::tunnel:
                 break;
         }

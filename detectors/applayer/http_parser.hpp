@@ -122,6 +122,7 @@ private:
         uint64_t tx_id = 0;
         bool is_head = false;
         bool is_connect = false;
+        bool http09 = false;  // request line without protocol
         bool has_port = false;
         uint16_t port = 0;
         std::array<uint16_t, f_count> off{};
@@ -139,6 +140,8 @@ private:
     size_t consume_head(Direction dir, std::span<const uint8_t> data);
     bool check_start_bytes(Direction dir, const Half& h, std::span<const uint8_t> seg);
     void head_complete(Direction dir);
+    void flush_partial_head(Direction dir);
+    bool start_http09_response();
     size_t consume_chunk_line(Direction dir, std::span<const uint8_t> data, bool trailer);
     size_t consume_chunk_end(Direction dir, std::span<const uint8_t> data);
     void feed_body(Direction dir, std::span<const uint8_t> data);

@@ -577,6 +577,41 @@ TEST(HttpParser, NonNumericStatusAndMissingProtocol) {
     EXPECT_FALSE(eve.contains("status"));
 }
 
+TEST(HttpParser, Http09ResponseIsABodyUntilClose) {
+    HttpRun r;
+    r.feed(S, "GET /\r\nUser-Agent: old\r\n\r\n");
+    r.feed(C, "<html>raw</html>");
+    r.parser.on_end();
+    EXPECT_EQ(r.count(HttpCounter::http09_responses), 1u);
+    const auto b = r.sink.only(C, AppTxStage::body);
+    ASSERT_EQ(b.size(), 1u);
+    EXPECT_EQ(b[0].get(AppBuffer::http_response_body), "<html>raw</html>");
+    EXPECT_FALSE(b[0].has(AppBuffer::http_stat_code));
+    EXPECT_EQ(b[0].get(AppBuffer::http_user_agent), "old");
+    // After an HTTP/1.1 request the same bytes are not a response.
+    HttpRun v;
+    v.feed(S, "GET / HTTP/1.1\r\n\r\n");
+    v.feed(C, "<html>raw</html>");
+    EXPECT_EQ(v.count(HttpCounter::response_line_invalid), 1u);
+}
+
+TEST(HttpParser, HeaderBlockCutByTheEndIsStillInspected) {
+    HttpRun r;
+    r.feed(S, "GET /index.html HTTP/1.0\r\nHost: example.org\r\nUser-Ag");
+    EXPECT_TRUE(r.sink.txs.empty());
+    r.parser.on_end();
+    EXPECT_EQ(r.count(HttpCounter::headers_incomplete_at_end), 1u);
+    ASSERT_EQ(r.sink.txs.size(), 2u);
+    EXPECT_EQ(r.sink.txs[0].get(AppBuffer::http_request_line), "GET /index.html HTTP/1.0");
+    EXPECT_EQ(r.sink.txs[0].get(AppBuffer::http_host), "example.org");
+    EXPECT_FALSE(r.sink.txs[0].has(AppBuffer::http_user_agent));  // the cut line is left out
+    EXPECT_EQ(r.parser.state(), ParserState::done);
+    HttpRun none;  // not even a start line: nothing
+    none.feed(S, "GET /ind");
+    none.parser.on_end();
+    EXPECT_TRUE(none.sink.txs.empty());
+}
+
 TEST(HttpParser, MemoryStaysBoundedOnALongKeepAliveFlow) {
     HttpRun r;
     const std::string req = "POST /p HTTP/1.1\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'p');

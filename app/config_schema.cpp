@@ -1,0 +1,972 @@
+#include "app/config_schema.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <optional>
+#include <type_traits>
+
+namespace sluice {
+
+namespace {
+
+constexpr uint64_t KiB = 1024;
+constexpr uint64_t MiB = 1024 * KiB;
+constexpr uint64_t GiB = 1024 * MiB;
+constexpr uint64_t TiB = 1024 * GiB;
+constexpr uint64_t kMinute = 60;
+constexpr uint64_t kHour = 3600;
+constexpr uint64_t kDay = 86400;
+
+// ---- helpers for the table ---------------------------------------------------
+
+Status check_no_control_chars(std::string_view text) {
+    for (char ch : text)
+        if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) return make_error("contains a control character");
+    return {};
+}
+
+Status check_socket_path(std::string_view text) {
+    if (text.size() > 107) return make_error(fmt::format("a socket path is at most 107 bytes, got {}", text.size()));
+    return {};
+}
+
+Status check_pcap_path(std::string_view text) {
+    // net_pcap takes the path inside a devargs string; ',' would split it there.
+    if (text.find(',') != std::string_view::npos) return make_error("a capture path may not contain ','");
+    return {};
+}
+
+// Binds a key to a Config field: the apply and get functions of the table.
+#define BIND_NUMBER(field)                                                                  \
+    [](Config& c, const ConfigValue& v) -> Status {                                         \
+        c.field = static_cast<std::remove_cvref_t<decltype(c.field)>>(v.number);            \
+        return {};                                                                          \
+    },                                                                                      \
+        [](const Config& c) {                                                               \
+            ConfigValue v;                                                                  \
+            v.number = static_cast<uint64_t>(c.field);                                      \
+            return v;                                                                       \
+        }
+#define BIND_FLAG(field)                                                                    \
+    [](Config& c, const ConfigValue& v) -> Status {                                         \
+        c.field = v.flag;                                                                   \
+        return {};                                                                          \
+    },                                                                                      \
+        [](const Config& c) {                                                               \
+            ConfigValue v;                                                                  \
+            v.flag = c.field;                                                               \
+            return v;                                                                       \
+        }
+#define BIND_TEXT(field)                                                                    \
+    [](Config& c, const ConfigValue& v) -> Status {                                         \
+        c.field = v.text;                                                                   \
+        return {};                                                                          \
+    },                                                                                      \
+        [](const Config& c) {                                                               \
+            ConfigValue v;                                                                  \
+            v.text = c.field;                                                               \
+            return v;                                                                       \
+        }
+#define BIND_LIST(field)                                                                    \
+    [](Config& c, const ConfigValue& v) -> Status {                                         \
+        c.field = v.list;                                                                   \
+        return {};                                                                          \
+    },                                                                                      \
+        [](const Config& c) {                                                               \
+            ConfigValue v;                                                                  \
+            v.list = c.field;                                                               \
+            return v;                                                                       \
+        }
+#define BIND_MAP(field)                                                                     \
+    [](Config& c, const ConfigValue& v) -> Status {                                         \
+        c.field = v.map;                                                                    \
+        return {};                                                                          \
+    },                                                                                      \
+        [](const Config& c) {                                                               \
+            ConfigValue v;                                                                  \
+            v.map = c.field;                                                                \
+            return v;                                                                       \
+        }
+// A choice whose index in the key's choices equals the enum value.
+#define BIND_ENUM(field)                                                                    \
+    [](Config& c, const ConfigValue& v) -> Status {                                         \
+        c.field = static_cast<std::remove_cvref_t<decltype(c.field)>>(v.number);            \
+        return {};                                                                          \
+    },                                                                                      \
+        [](const Config& c) {                                                               \
+            ConfigValue v;                                                                  \
+            v.number = static_cast<uint64_t>(c.field);                                      \
+            return v;                                                                       \
+        }
+// Flow timeouts by protocol class and state.
+#define BIND_TIMEOUT(pc, st) BIND_NUMBER(flow_timeouts.seconds[static_cast<size_t>(ProtoClass::pc)][static_cast<size_t>(FlowState::st)])
+
+Status apply_inline(Config& c, const ConfigValue& v) {
+    if (!v.list.empty() && v.list.size() != 2)
+        return make_error(fmt::format("expected two interface names (\"A,B\" or a list of two), got {}", v.list.size()));
+    if (v.list.size() == 2 && v.list[0] == v.list[1]) return make_error("the two inline interfaces must differ, got \"" + v.list[0] + "\" twice");
+    c.capture.inline_ifaces = v.list;
+    return {};
+}
+ConfigValue get_inline(const Config& c) {
+    ConfigValue v;
+    v.list = c.capture.inline_ifaces;
+    return v;
+}
+
+Status apply_non_ip(Config& c, const ConfigValue& v) {
+    c.filter.non_ip = v.number == 0 ? FilterAction::allow : FilterAction::drop;
+    return {};
+}
+ConfigValue get_non_ip(const Config& c) {
+    ConfigValue v;
+    v.number = c.filter.non_ip == FilterAction::drop ? 1 : 0;
+    return v;
+}
+
+ConfigValue get_nothing(const Config&) { return {}; }
+
+// Suricata's default variables (suricata.yaml), in its order.
+constexpr MapDefault kAddressGroups[] = {
+    {"HOME_NET", "[192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]"},
+    {"EXTERNAL_NET", "!$HOME_NET"},
+    {"HTTP_SERVERS", "$HOME_NET"},
+    {"SMTP_SERVERS", "$HOME_NET"},
+    {"SQL_SERVERS", "$HOME_NET"},
+    {"DNS_SERVERS", "$HOME_NET"},
+    {"TELNET_SERVERS", "$HOME_NET"},
+    {"AIM_SERVERS", "$EXTERNAL_NET"},
+    {"DC_SERVERS", "$HOME_NET"},
+    {"DNP3_SERVER", "$HOME_NET"},
+    {"DNP3_CLIENT", "$HOME_NET"},
+    {"MODBUS_CLIENT", "$HOME_NET"},
+    {"MODBUS_SERVER", "$HOME_NET"},
+    {"ENIP_CLIENT", "$HOME_NET"},
+    {"ENIP_SERVER", "$HOME_NET"},
+};
+constexpr MapDefault kPortGroups[] = {
+    {"HTTP_PORTS", "80"},
+    {"SHELLCODE_PORTS", "!80"},
+    {"ORACLE_PORTS", "1521"},
+    {"SSH_PORTS", "22"},
+    {"DNP3_PORTS", "20000"},
+    {"MODBUS_PORTS", "502"},
+    {"FILE_DATA_PORTS", "[$HTTP_PORTS,110,143]"},
+    {"FTP_PORTS", "21"},
+    {"GENEVE_PORTS", "6081"},
+    {"VXLAN_PORTS", "4789"},
+    {"TEREDO_PORTS", "3544"},
+};
+
+constexpr std::string_view kEveTypes = "alert|anomaly|drop|flow|stats|fileinfo|http|smb|modbus|s7comm|dnp3|iec104|enip";
+constexpr std::string_view kActions = "allow|bypass|drop|drop-packet|reject";
+
+// clang-format off
+const ConfigKey kKeys[] = {
+    {"mode", KeyType::choice, "ids", 0, 0, "ids|ips",
+     "ids: observe and log what verdicts would do, never drop; ips: enforce verdicts (needs capture.inline or a capture file).",
+     "--mode ids|ips", nullptr, BIND_ENUM(mode)},
+    {"workers", KeyType::integer, "1", 1, 128, {},
+     "Worker lcores; each polls its own queue of every port. A capture file is read by one queue, so extra workers share its flows by a symmetric hash.",
+     "--workers N", nullptr, BIND_NUMBER(workers)},
+    {"log-level", KeyType::choice, "info", 0, 0, "trace|debug|info|warning|error|critical|off",
+     "Lowest severity written to the log.", "--log-level LEVEL", nullptr, BIND_TEXT(log_level)},
+
+    {"capture.pcap", KeyType::string, "", 0, 0, {},
+     "Read packets from this capture file (offline, net_pcap) and stop at its end. Set only one of pcap, iface and inline.",
+     "--pcap FILE", check_pcap_path, BIND_TEXT(capture.pcap)},
+    {"capture.pcap-loop", KeyType::boolean, "false", 0, 0, {},
+     "Replay the capture file forever (benchmarks).", "--pcap-loop", nullptr, BIND_FLAG(capture.pcap_loop)},
+    {"capture.write-pcap", KeyType::string, "", 0, 0, {},
+     "Write every forwarded packet to this capture file (\"\" = do not write).", "--write-pcap FILE", check_pcap_path,
+     BIND_TEXT(capture.write_pcap)},
+    {"capture.iface", KeyType::string, "", 0, 0, {},
+     "Receive only, from this interface (a SPAN or mirror port, net_af_packet).", "--iface NAME",
+     [](std::string_view t) { return t.empty() ? Status{} : check_interface_name(t); }, BIND_TEXT(capture.iface)},
+    {"capture.inline", KeyType::string_list, "", 0, 0, {},
+     "Bridge these two interfaces both ways (\"A,B\" or a list of two); verdicts apply to what crosses.",
+     "--inline A,B", check_interface_name, apply_inline, get_inline},
+    {"capture.eal", KeyType::string, "", 0, 0, {},
+     "Raw DPDK EAL arguments for real NICs (e.g. \"-l 0-3 -a 0000:01:00.0\"); \"\" = virtual devices and --no-huge when no hugepages are mounted.",
+     "--eal \"ARGS\"", nullptr, BIND_TEXT(capture.eal)},
+    {"capture.burst", KeyType::integer, "32", 1, 512, {},
+     "Packets received and processed per poll.", "", nullptr, BIND_NUMBER(capture.burst)},
+    {"capture.mbufs", KeyType::integer, "32768", 1024, 16777216, {},
+     "Packet buffers in the pool shared by all ports.", "", nullptr, BIND_NUMBER(capture.mbufs)},
+    {"capture.rx-descriptors", KeyType::integer, "1024", 64, 32768, {},
+     "Receive ring size of each queue.", "", nullptr, BIND_NUMBER(capture.rx_descriptors)},
+    {"capture.tx-descriptors", KeyType::integer, "1024", 64, 32768, {},
+     "Transmit ring size of each queue.", "", nullptr, BIND_NUMBER(capture.tx_descriptors)},
+    {"capture.idle-sleep-us", KeyType::integer, "0", 0, 100000, {},
+     "Microseconds a worker sleeps when a poll finds nothing (0 = busy polling, lowest latency).", "", nullptr,
+     BIND_NUMBER(capture.idle_sleep_us)},
+
+    {"eve.file", KeyType::string, "eve.json", 0, 0, {},
+     "EVE JSON-lines event log (Suricata's field names).", "--eve FILE", nullptr, BIND_TEXT(eve.file)},
+    {"eve.types", KeyType::string_list, "alert,anomaly,flow,stats,fileinfo,drop", 0, 0, kEveTypes,
+     "Event types written to the log.", "", nullptr, BIND_LIST(eve.types)},
+    {"eve.payload", KeyType::boolean, "false", 0, 0, {},
+     "Add a payload excerpt (base64 and printable) to alerts.", "", nullptr, BIND_FLAG(eve.payload)},
+    {"eve.payload-max", KeyType::size, "256", 0, 64 * KiB, {},
+     "Bytes of payload in an excerpt.", "", nullptr, BIND_NUMBER(eve.payload_max)},
+    {"eve.stats-interval", KeyType::duration, "30s", 0, kDay, {},
+     "Period of stats events on live capture (0 = only at exit).", "", nullptr, BIND_NUMBER(eve.stats_interval_s)},
+    {"eve.ring-bytes", KeyType::size, "4MiB", 64 * KiB, GiB, {},
+     "Per-worker ring of events waiting for the writer; when full, events are dropped and counted.", "", nullptr,
+     BIND_NUMBER(eve.ring_bytes)},
+
+    {"metrics.enabled", KeyType::boolean, "true", 0, 0, {},
+     "Serve Prometheus metrics.", "--no-metrics", nullptr, BIND_FLAG(metrics.enabled)},
+    {"metrics.listen", KeyType::string, "127.0.0.1:9977", 0, 0, {},
+     "Address and port of the metrics endpoint: \"ADDR:PORT\", or \"[ADDR]:PORT\" for IPv6.", "--metrics ADDR:PORT",
+     check_listen_address, BIND_TEXT(metrics.listen)},
+
+    {"control.socket", KeyType::string, "/run/sluice/sluice.sock", 0, 0, {},
+     "Unix socket of the control interface (sluice ctl); \"\" = none.", "--control PATH", check_socket_path,
+     BIND_TEXT(control.socket)},
+
+    {"flow.capacity", KeyType::integer, "262144", 1, 67108864, {},
+     "Flows per worker, allocated at start; when full the stalest flow is evicted (counted).", "", nullptr,
+     BIND_NUMBER(flow_capacity)},
+    {"flow.timeouts.tcp.new", KeyType::duration, "1m", 1, kDay, {},
+     "Idle timeout of a TCP flow before the handshake completes.", "", nullptr, BIND_TIMEOUT(tcp, new_)},
+    {"flow.timeouts.tcp.established", KeyType::duration, "10m", 1, kDay, {},
+     "Idle timeout of an established TCP flow.", "", nullptr, BIND_TIMEOUT(tcp, established)},
+    {"flow.timeouts.tcp.closed", KeyType::duration, "1m", 0, kDay, {},
+     "Timeout of a TCP flow after FIN or RST (0 = as new).", "", nullptr, BIND_TIMEOUT(tcp, closed)},
+    {"flow.timeouts.udp.new", KeyType::duration, "30s", 1, kDay, {},
+     "Idle timeout of a UDP flow seen in one direction only.", "", nullptr, BIND_TIMEOUT(udp, new_)},
+    {"flow.timeouts.udp.established", KeyType::duration, "5m", 1, kDay, {},
+     "Idle timeout of a UDP flow seen in both directions.", "", nullptr, BIND_TIMEOUT(udp, established)},
+    {"flow.timeouts.udp.closed", KeyType::duration, "0s", 0, kDay, {},
+     "UDP has no closed state; 0 = as new.", "", nullptr, BIND_TIMEOUT(udp, closed)},
+    {"flow.timeouts.icmp.new", KeyType::duration, "30s", 1, kDay, {},
+     "Idle timeout of an ICMP flow seen in one direction only.", "", nullptr, BIND_TIMEOUT(icmp, new_)},
+    {"flow.timeouts.icmp.established", KeyType::duration, "5m", 1, kDay, {},
+     "Idle timeout of an ICMP flow seen in both directions.", "", nullptr, BIND_TIMEOUT(icmp, established)},
+    {"flow.timeouts.icmp.closed", KeyType::duration, "0s", 0, kDay, {},
+     "ICMP has no closed state; 0 = as new.", "", nullptr, BIND_TIMEOUT(icmp, closed)},
+    {"flow.timeouts.other.new", KeyType::duration, "30s", 1, kDay, {},
+     "Idle timeout of a flow of another IP protocol seen in one direction only.", "", nullptr, BIND_TIMEOUT(other, new_)},
+    {"flow.timeouts.other.established", KeyType::duration, "5m", 1, kDay, {},
+     "Idle timeout of a flow of another IP protocol seen in both directions.", "", nullptr, BIND_TIMEOUT(other, established)},
+    {"flow.timeouts.other.closed", KeyType::duration, "0s", 0, kDay, {},
+     "Other protocols have no closed state; 0 = as new.", "", nullptr, BIND_TIMEOUT(other, closed)},
+
+    {"stream.memcap", KeyType::size, "64MiB", MiB, 64 * GiB, {},
+     "Per worker: out-of-order TCP data buffered at once, all flows together.", "", nullptr, BIND_NUMBER(stream_memcap)},
+    {"stream.max-ooo-bytes", KeyType::size, "256KiB", 0, GiB, {},
+     "Per flow and direction: out-of-order bytes buffered before the oldest hole is reported as a gap.", "", nullptr,
+     BIND_NUMBER(stream.max_ooo_bytes)},
+    {"stream.max-ooo-distance", KeyType::size, "16MiB", 0, GiB, {},
+     "Data further ahead of the next expected byte than this is ignored.", "", nullptr, BIND_NUMBER(stream.max_ooo_distance)},
+    {"stream.depth", KeyType::size, "0", 0, TiB, {},
+     "Bytes per direction handed to detectors (0 = the whole stream).", "", nullptr, BIND_NUMBER(stream.depth)},
+    {"stream.midstream", KeyType::boolean, "true", 0, 0, {},
+     "Pick up TCP connections whose handshake was not seen.", "", nullptr, BIND_FLAG(stream.midstream)},
+
+    {"defrag.enabled", KeyType::boolean, "true", 0, 0, {},
+     "Reassemble IPv4 and IPv6 fragments before inspection.", "", nullptr, BIND_FLAG(defrag.enabled)},
+    {"defrag.max-datagrams", KeyType::integer, "4096", 1, 1048576, {},
+     "Per worker: datagrams in reassembly at once; beyond, fragments are dropped and counted.", "", nullptr,
+     BIND_NUMBER(defrag.max_datagrams)},
+    {"defrag.timeout", KeyType::duration, "1m", 1, kHour, {},
+     "Time a datagram may wait for its missing fragments.", "", nullptr, BIND_NUMBER(defrag.timeout_s)},
+
+    {"malformed.policy", KeyType::choice, "forward", 0, 0, "forward|drop",
+     "What happens to packets that fail to decode (counted by reason either way).", "", nullptr, BIND_ENUM(malformed)},
+
+    {"filter.default-action", KeyType::choice, "allow", 0, 0, kActions,
+     "Verdict for flows no filter rule matches; drop makes the rules an allow-list (every port closed except those allowed).",
+     "", nullptr, BIND_ENUM(filter.default_action)},
+    {"filter.non-ip", KeyType::choice, "allow", 0, 0, "allow|drop",
+     "Verdict for frames that are not IP (ARP, LLDP, ...).", "", nullptr, apply_non_ip, get_non_ip},
+    {"filter.rules", KeyType::filter_rules, "", 0, 0, {},
+     "L3/L4 filter rules, first match wins, evaluated on the first packet of each flow before any detector.", "", nullptr,
+     nullptr, get_nothing},
+
+    {"vars.address-groups", KeyType::string_map, "", 0, 0, {},
+     "Address variables for filter rules and signatures (NAME: spec, used as $NAME). Entries given here replace or add to the defaults.",
+     "", nullptr, BIND_MAP(address_groups), kAddressGroups},
+    {"vars.port-groups", KeyType::string_map, "", 0, 0, {},
+     "Port variables for filter rules and signatures (NAME: spec, used as $NAME). Entries given here replace or add to the defaults.",
+     "", nullptr, BIND_MAP(port_groups), kPortGroups},
+};
+// clang-format on
+
+#undef BIND_NUMBER
+#undef BIND_FLAG
+#undef BIND_TEXT
+#undef BIND_LIST
+#undef BIND_MAP
+#undef BIND_ENUM
+#undef BIND_TIMEOUT
+
+constexpr FilterRuleField kRuleFields[] = {
+    {"name", "", "", "Name for logs and events (default: rule-N, N counting from 1)."},
+    {"action", "", kActions,
+     "Verdict when the rule matches (required): allow (go on to the detectors), bypass (forward without inspection), drop (this "
+     "and every later packet of the flow), drop-packet (this packet only), reject (drop and reset: TCP RST, ICMP unreachable)."},
+    {"proto", "any", "", "IP protocol: any, tcp, udp, icmp, icmpv6, sctp or a number 0-255."},
+    {"src", "any", "", "Client address spec: \"$VAR\", CIDR, address, range, list, negation or any."},
+    {"dst", "any", "", "Server address spec, as src."},
+    {"src-port", "any", "", "Client port spec: \"80\", \"1024:\", \":1023\", \"[80,443]\", \"!22\", \"$VAR\" or any (tcp, udp, sctp)."},
+    {"dst-port", "any", "", "Server port spec, as src-port."},
+    {"direction", "to-server", "to-server|both",
+     "to-server: src is the flow's client; both: also match with the two sides swapped."},
+};
+static_assert(std::size(kRuleFields) == kFilterFieldCount);
+
+// ---- text helpers ---------------------------------------------------------------
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return out;
+}
+
+// "lots" with escapes, shortened: for "got ..." in messages.
+std::string quote_text(std::string_view s) {
+    constexpr size_t kShown = 60;
+    std::string out = "\"";
+    size_t n = 0;
+    for (char ch : s) {
+        if (++n > kShown) {
+            out += "...";
+            break;
+        }
+        auto u = static_cast<unsigned char>(ch);
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (u < 0x20 || u == 0x7f) {
+            out += fmt::format("\\x{:02x}", u);
+        } else {
+            out += ch;
+        }
+    }
+    out += '"';
+    return out;
+}
+
+std::vector<std::string_view> split_choices(std::string_view choices) {
+    std::vector<std::string_view> out;
+    while (!choices.empty()) {
+        auto bar = choices.find('|');
+        out.push_back(choices.substr(0, bar));
+        if (bar == std::string_view::npos) break;
+        choices.remove_prefix(bar + 1);
+    }
+    return out;
+}
+
+std::string join(const std::vector<std::string_view>& items, std::string_view sep) {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += sep;
+        out += items[i];
+    }
+    return out;
+}
+
+std::optional<uint64_t> parse_u64(std::string_view t) {
+    if (t.empty() || t.size() > 20) return std::nullopt;
+    for (char ch : t)
+        if (ch < '0' || ch > '9') return std::nullopt;
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (ec != std::errc() || p != t.data() + t.size()) return std::nullopt;
+    return v;
+}
+
+// "64MiB", "1gb", "512k", "1000" -> bytes.
+std::optional<uint64_t> parse_size(std::string_view t) {
+    size_t digits = 0;
+    while (digits < t.size() && t[digits] >= '0' && t[digits] <= '9') ++digits;
+    auto n = parse_u64(t.substr(0, digits));
+    if (!n) return std::nullopt;
+    std::string unit = lower(trim(t.substr(digits)));
+    uint64_t mult = 1;
+    if (unit.empty() || unit == "b") mult = 1;
+    else if (unit == "k" || unit == "kb" || unit == "kib") mult = KiB;
+    else if (unit == "m" || unit == "mb" || unit == "mib") mult = MiB;
+    else if (unit == "g" || unit == "gb" || unit == "gib") mult = GiB;
+    else if (unit == "t" || unit == "tb" || unit == "tib") mult = TiB;
+    else return std::nullopt;
+    if (*n > UINT64_MAX / mult) return std::nullopt;
+    return *n * mult;
+}
+
+// "30", "30s", "5m", "1h", "1d" -> seconds.
+std::optional<uint64_t> parse_duration(std::string_view t) {
+    size_t digits = 0;
+    while (digits < t.size() && t[digits] >= '0' && t[digits] <= '9') ++digits;
+    auto n = parse_u64(t.substr(0, digits));
+    if (!n) return std::nullopt;
+    std::string unit = lower(trim(t.substr(digits)));
+    uint64_t mult = 1;
+    if (unit.empty() || unit == "s") mult = 1;
+    else if (unit == "m") mult = kMinute;
+    else if (unit == "h") mult = kHour;
+    else if (unit == "d") mult = kDay;
+    else return std::nullopt;
+    if (*n > UINT64_MAX / mult) return std::nullopt;
+    return *n * mult;
+}
+
+std::string format_size(uint64_t v) {
+    if (v != 0) {
+        if (v % TiB == 0) return fmt::format("{}TiB", v / TiB);
+        if (v % GiB == 0) return fmt::format("{}GiB", v / GiB);
+        if (v % MiB == 0) return fmt::format("{}MiB", v / MiB);
+        if (v % KiB == 0) return fmt::format("{}KiB", v / KiB);
+    }
+    return fmt::format("{}", v);
+}
+
+std::string format_duration(uint64_t v) {
+    if (v != 0) {
+        if (v % kDay == 0) return fmt::format("{}d", v / kDay);
+        if (v % kHour == 0) return fmt::format("{}h", v / kHour);
+        if (v % kMinute == 0) return fmt::format("{}m", v / kMinute);
+    }
+    return fmt::format("{}s", v);
+}
+
+// A YAML scalar that needs no quotes (conservative).
+bool is_plain(std::string_view s) {
+    if (s.empty()) return false;
+    for (char ch : s) {
+        bool ok = std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.' || ch == '/';
+        if (!ok) return false;
+    }
+    // Words YAML would read as something else.
+    std::string l = lower(s);
+    for (std::string_view w : {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"})
+        if (l == w) return false;
+    if (std::isdigit(static_cast<unsigned char>(s.front())) || s.front() == '-' || s.front() == '.') return false;
+    return true;
+}
+
+std::string yaml_quote(std::string_view s) {
+    std::string out = "\"";
+    for (char ch : s) {
+        auto u = static_cast<unsigned char>(ch);
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (u < 0x20 || u == 0x7f) {
+            out += fmt::format("\\x{:02x}", u);
+        } else {
+            out += ch;
+        }
+    }
+    out += '"';
+    return out;
+}
+
+std::string yaml_item(std::string_view s) { return is_plain(s) ? std::string(s) : yaml_quote(s); }
+
+// Splits a dotted path.
+std::vector<std::string_view> path_parts(std::string_view path) {
+    std::vector<std::string_view> out;
+    while (true) {
+        auto dot = path.find('.');
+        out.push_back(path.substr(0, dot));
+        if (dot == std::string_view::npos) break;
+        path.remove_prefix(dot + 1);
+    }
+    return out;
+}
+
+// Word-wraps text into lines of at most `width` characters.
+std::vector<std::string> wrap(std::string_view text, size_t width) {
+    std::vector<std::string> lines;
+    std::string line;
+    while (!text.empty()) {
+        auto sp = text.find(' ');
+        std::string_view word = text.substr(0, sp);
+        text = sp == std::string_view::npos ? std::string_view{} : text.substr(sp + 1);
+        if (!line.empty() && line.size() + 1 + word.size() > width) {
+            lines.push_back(std::move(line));
+            line.clear();
+        }
+        if (!line.empty()) line += ' ';
+        line += word;
+    }
+    if (!line.empty()) lines.push_back(std::move(line));
+    return lines;
+}
+
+std::string short_type(const ConfigKey& k) {
+    switch (k.type) {
+        case KeyType::boolean: return "true|false";
+        case KeyType::integer: return fmt::format("integer {}-{}", k.min, k.max);
+        case KeyType::size: return fmt::format("size {}-{}", format_size(k.min), format_size(k.max));
+        case KeyType::duration: return fmt::format("duration {}-{}", format_duration(k.min), format_duration(k.max));
+        case KeyType::string: return "string";
+        case KeyType::choice: return std::string(k.choices);
+        case KeyType::string_list: return k.choices.empty() ? "list" : "list of " + join(split_choices(k.choices), ", ");
+        case KeyType::string_map: return "map NAME: spec";
+        case KeyType::filter_rules: return "list of rules";
+    }
+    return {};
+}
+
+std::string md_escape(std::string_view s) {
+    std::string out;
+    for (char ch : s) {
+        if (ch == '|') out += "\\|";
+        else out += ch;
+    }
+    return out;
+}
+
+}  // namespace
+
+// ---- public functions ----------------------------------------------------------
+
+std::string_view to_string(KeyType t) {
+    constexpr std::string_view n[] = {"boolean", "integer", "size", "duration", "string", "choice", "list", "map", "rules"};
+    return n[static_cast<size_t>(t)];
+}
+
+std::span<const ConfigKey> config_keys() { return kKeys; }
+
+std::span<const FilterRuleField> filter_rule_fields() { return kRuleFields; }
+
+const ConfigKey* find_config_key(std::string_view path) {
+    for (const auto& k : kKeys)
+        if (k.path == path) return &k;
+    return nullptr;
+}
+
+size_t config_key_index(const ConfigKey& key) { return static_cast<size_t>(&key - kKeys); }
+
+std::string describe_expected(const ConfigKey& k) {
+    switch (k.type) {
+        case KeyType::boolean: return "true or false";
+        case KeyType::integer: return fmt::format("an integer between {} and {}", k.min, k.max);
+        case KeyType::size:
+            return fmt::format("a size between {} and {} (bytes, or with a unit: KiB, MiB, GiB)", format_size(k.min), format_size(k.max));
+        case KeyType::duration:
+            return fmt::format("a duration between {} and {} (seconds, or with a unit: s, m, h, d)", format_duration(k.min),
+                               format_duration(k.max));
+        case KeyType::string: return "a string";
+        case KeyType::choice: return "one of " + join(split_choices(k.choices), ", ");
+        case KeyType::string_list:
+            return k.choices.empty() ? "a list of strings" : "a list of " + join(split_choices(k.choices), ", ");
+        case KeyType::string_map: return "a map of NAME: spec";
+        case KeyType::filter_rules: return "a list of filter rules (maps)";
+    }
+    return {};
+}
+
+Status check_list_item(const ConfigKey& key, std::string_view item) {
+    if (item.empty()) return make_error("empty list item");
+    if (auto st = check_no_control_chars(item); !st) return st;
+    if (!key.choices.empty()) {
+        auto c = split_choices(key.choices);
+        if (std::find(c.begin(), c.end(), item) == c.end())
+            return make_error(fmt::format("unknown item {}, expected one of {}", quote_text(item), join(c, ", ")));
+    }
+    if (key.validate) {
+        if (auto st = key.validate(item); !st) return st;
+    }
+    return {};
+}
+
+std::vector<std::string> split_list_text(std::string_view text) {
+    text = trim(text);
+    if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = trim(text.substr(1, text.size() - 2));
+    std::vector<std::string> out;
+    if (text.empty()) return out;
+    while (true) {
+        auto comma = text.find(',');
+        out.emplace_back(trim(text.substr(0, comma)));
+        if (comma == std::string_view::npos) break;
+        text.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+Result<ConfigValue> parse_scalar(const ConfigKey& k, std::string_view raw) {
+    ConfigValue v;
+    std::string_view t = trim(raw);
+    auto bad = [&] { return make_error(fmt::format("expected {}, got {}", describe_expected(k), quote_text(raw))); };
+    switch (k.type) {
+        case KeyType::boolean: {
+            std::string l = lower(t);
+            if (l == "true" || l == "yes" || l == "on" || l == "1") v.flag = true;
+            else if (l == "false" || l == "no" || l == "off" || l == "0") v.flag = false;
+            else return bad();
+            return v;
+        }
+        case KeyType::integer:
+        case KeyType::size:
+        case KeyType::duration: {
+            std::optional<uint64_t> n = k.type == KeyType::integer ? parse_u64(t)
+                                        : k.type == KeyType::size  ? parse_size(t)
+                                                                   : parse_duration(t);
+            if (!n || *n < k.min || *n > k.max) return bad();
+            v.number = *n;
+            return v;
+        }
+        case KeyType::string: {
+            if (auto st = check_no_control_chars(raw); !st) return make_error(fmt::format("{}: {}", st.message(), quote_text(raw)));
+            if (k.validate) {
+                if (auto st = k.validate(raw); !st) return st.error();
+            }
+            v.text = std::string(raw);
+            return v;
+        }
+        case KeyType::choice: {
+            auto c = split_choices(k.choices);
+            auto it = std::find(c.begin(), c.end(), t);
+            if (it == c.end()) return bad();
+            v.number = static_cast<uint64_t>(it - c.begin());
+            v.text = std::string(t);
+            return v;
+        }
+        case KeyType::string_list: {
+            for (auto& item : split_list_text(raw)) {
+                if (auto st = check_list_item(k, item); !st) return st.error();
+                v.list.push_back(std::move(item));
+            }
+            return v;
+        }
+        case KeyType::string_map:
+        case KeyType::filter_rules: return bad();
+    }
+    return bad();
+}
+
+std::string format_value(const ConfigKey& k, const ConfigValue& v) {
+    switch (k.type) {
+        case KeyType::boolean: return v.flag ? "true" : "false";
+        case KeyType::integer: return fmt::format("{}", v.number);
+        case KeyType::size: return format_size(v.number);
+        case KeyType::duration: return format_duration(v.number);
+        case KeyType::string: return yaml_quote(v.text);
+        case KeyType::choice: {
+            if (!v.text.empty()) return v.text;
+            auto c = split_choices(k.choices);
+            return v.number < c.size() ? std::string(c[v.number]) : "?";
+        }
+        case KeyType::string_list: {
+            std::string out = "[";
+            for (size_t i = 0; i < v.list.size(); ++i) {
+                if (i) out += ", ";
+                out += yaml_item(v.list[i]);
+            }
+            return out + "]";
+        }
+        case KeyType::string_map: {
+            std::string out = "{";
+            size_t i = 0;
+            for (const auto& [name, value] : v.map) {
+                if (i++) out += ", ";
+                out += name + ": " + yaml_quote(value);
+            }
+            return out + "}";
+        }
+        case KeyType::filter_rules: return v.rules.empty() ? "[]" : fmt::format("[{} rules]", v.rules.size());
+    }
+    return {};
+}
+
+std::vector<ConfigValue> default_config_values() {
+    std::vector<ConfigValue> out;
+    out.reserve(std::size(kKeys));
+    for (const auto& k : kKeys) {
+        ConfigValue v;
+        if (k.type == KeyType::string_map) {
+            for (const auto& d : k.map_default) {
+                v.map.emplace(std::string(d.name), std::string(d.value));
+                v.map_where.emplace(std::string(d.name), "<default>");
+            }
+        } else if (k.type != KeyType::filter_rules) {
+            auto parsed = parse_scalar(k, k.def);
+            // The table's defaults are checked by the unit tests; a bad one stays zero.
+            if (parsed) v = std::move(*parsed);
+        }
+        v.where = "<default>";
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+std::string_view filter_action_name(FilterAction a) {
+    auto c = split_choices(kActions);
+    return c[static_cast<size_t>(a)];
+}
+
+Result<FilterAction> parse_filter_action(std::string_view text) {
+    auto c = split_choices(kActions);
+    auto it = std::find(c.begin(), c.end(), text);
+    if (it == c.end()) return make_error(fmt::format("expected one of {}, got {}", join(c, ", "), quote_text(text)));
+    return static_cast<FilterAction>(it - c.begin());
+}
+
+Result<uint8_t> parse_ip_proto(std::string_view text) {
+    if (text == "any") return uint8_t{0};
+    if (text == "tcp") return uint8_t{6};
+    if (text == "udp") return uint8_t{17};
+    if (text == "icmp") return uint8_t{1};
+    if (text == "icmpv6") return uint8_t{58};
+    if (text == "sctp") return uint8_t{132};
+    auto n = parse_u64(text);
+    if (!n || *n > 255)
+        return make_error(fmt::format("expected any, tcp, udp, icmp, icmpv6, sctp or a protocol number 0-255, got {}", quote_text(text)));
+    return static_cast<uint8_t>(*n);
+}
+
+Status check_listen_address(std::string_view text) {
+    auto bad = [&](std::string_view why) {
+        return make_error(fmt::format("expected ADDR:PORT (\"127.0.0.1:9977\" or \"[::1]:9977\"), got {}: {}", quote_text(text), why));
+    };
+    std::string_view addr, port;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find("]:");
+        if (close == std::string_view::npos) return bad("an IPv6 address needs \"[ADDR]:PORT\"");
+        addr = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+        auto a = IpAddr::parse(addr);
+        if (!a || addr.find(':') == std::string_view::npos) return bad("not an IPv6 address inside the brackets");
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) return bad("no port");
+        addr = text.substr(0, colon);
+        port = text.substr(colon + 1);
+        if (addr.find(':') != std::string_view::npos) return bad("an IPv6 address needs brackets");
+        auto a = IpAddr::parse(addr);
+        if (!a) return bad("not an IP address");
+    }
+    auto p = parse_u64(port);
+    if (!p || *p == 0 || *p > 65535) return bad("the port must be 1-65535");
+    return {};
+}
+
+Status check_interface_name(std::string_view text) {
+    if (text.empty() || text.size() > 15)
+        return make_error(fmt::format("expected an interface name of 1 to 15 characters, got {}", quote_text(text)));
+    for (char ch : text) {
+        auto u = static_cast<unsigned char>(ch);
+        if (u <= 0x20 || u == 0x7f || ch == ',' || ch == '/' || ch == '=')
+            return make_error(fmt::format("bad character in interface name {}", quote_text(text)));
+    }
+    return {};
+}
+
+// ---- generators -------------------------------------------------------------------
+
+std::string render_config_yaml(std::span<const ConfigValue> values) {
+    std::string out;
+    out +=
+        "%YAML 1.1\n"
+        "---\n"
+        "# Sluice configuration. Every key is shown with its default; delete what you\n"
+        "# do not change. Reference: docs/configuration.md (or `sluice --help-config`).\n"
+        "# Generated by `sluice --dump-config`; a test keeps config/sluice.yaml equal to it.\n";
+    std::vector<std::string_view> open;  // sections currently open
+    for (size_t i = 0; i < std::size(kKeys) && i < values.size(); ++i) {
+        const ConfigKey& k = kKeys[i];
+        const ConfigValue& v = values[i];
+        auto parts = path_parts(k.path);
+        size_t common = 0;
+        while (common < open.size() && common + 1 < parts.size() && open[common] == parts[common]) ++common;
+        open.resize(common);
+        if (common == 0) out += "\n";
+        for (size_t d = common; d + 1 < parts.size(); ++d) {
+            out += std::string(d * 2, ' ') + std::string(parts[d]) + ":\n";
+            open.push_back(parts[d]);
+        }
+        std::string indent(open.size() * 2, ' ');
+        std::string comment = std::string(k.help) + " (" + short_type(k) + ")";
+        for (const auto& line : wrap(comment, 78 - indent.size() - 2)) out += indent + "# " + line + "\n";
+        std::string_view leaf = parts.back();
+        switch (k.type) {
+            case KeyType::string_map: {
+                out += indent + std::string(leaf) + ":\n";
+                // The defaults' order first (Suricata's), then the others by name.
+                std::vector<std::string_view> names;
+                for (const auto& d : k.map_default)
+                    if (v.map.count(d.name)) names.push_back(d.name);
+                for (const auto& [name, value] : v.map)
+                    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+                for (auto name : names) out += indent + "  " + std::string(name) + ": " + yaml_quote(v.map.find(name)->second) + "\n";
+                if (names.empty()) out += indent + "  {}\n";
+                break;
+            }
+            case KeyType::filter_rules: {
+                if (v.rules.empty()) {
+                    std::string keys = "Each rule has the keys";
+                    for (const auto& f : kRuleFields) keys += std::string(" ") + std::string(f.name);
+                    keys += "; for example:";
+                    for (const auto& line : wrap(keys, 78 - indent.size() - 2)) out += indent + "# " + line + "\n";
+                    out += indent + "#   - name: modbus-from-scada\n";
+                    out += indent + "#     action: allow\n";
+                    out += indent + "#     proto: tcp\n";
+                    out += indent + "#     src: \"$MODBUS_CLIENT\"\n";
+                    out += indent + "#     dst: \"$MODBUS_SERVER\"\n";
+                    out += indent + "#     dst-port: \"$MODBUS_PORTS\"\n";
+                    out += indent + std::string(leaf) + ": []\n";
+                    break;
+                }
+                out += indent + std::string(leaf) + ":\n";
+                for (const auto& r : v.rules) {
+                    bool first = true;
+                    for (size_t f = 0; f < kFilterFieldCount; ++f) {
+                        if (r.value[f].empty()) continue;
+                        out += indent + (first ? "  - " : "    ") + std::string(kRuleFields[f].name) + ": " + yaml_quote(r.value[f]) + "\n";
+                        first = false;
+                    }
+                }
+                break;
+            }
+            default: out += indent + std::string(leaf) + ": " + format_value(k, v) + "\n";
+        }
+    }
+    return out;
+}
+
+std::string default_config_yaml() { return render_config_yaml(default_config_values()); }
+
+std::string config_reference_markdown() {
+    std::string out;
+    out +=
+        "# Configuration reference\n"
+        "\n"
+        "<!-- Generated by `sluice --dump-config-reference` from the schema in app/config_schema.cpp;\n"
+        "     do not edit by hand: a unit test checks that this file equals the generator's output. -->\n"
+        "\n"
+        "Sluice reads one YAML file (`sluice --config FILE`); every key has a default, so the file\n"
+        "holds only what differs. `config/sluice.yaml` is the complete file with every default\n"
+        "(`sluice --dump-config` prints it, with the effective values when a file or options are given).\n"
+        "Keys use dashes (`max-ooo-bytes`), sections nest (`flow.timeouts.tcp.new` is\n"
+        "`flow:` / `timeouts:` / `tcp:` / `new:`).\n"
+        "\n"
+        "## Loading rules\n"
+        "\n"
+        "- An unknown key is an error, with a suggestion when a known key is close (`did you mean ...`).\n"
+        "- Every error is one line naming the file, line and column, the key and what is wrong, e.g.\n"
+        "  `sluice.yaml:12:3: flow.capacity: expected an integer between 1 and 67108864, got \"lots\"`;\n"
+        "  `sluice` then exits with code 2.\n"
+        "- Command-line options apply after the file and win over it. `--set KEY=VALUE` sets any key\n"
+        "  (`--set flow.capacity=1000000`, `--set eve.types=alert,flow`,\n"
+        "  `--set vars.address-groups.PLANT=[198.18.0.0/24]`, `--set 'filter.rules=[{action: drop, proto: tcp, dst-port: 23}]'`);\n"
+        "  the dedicated options (`--workers`, `--pcap`, ...) are shorthands listed in the tables.\n"
+        "  `--pcap`, `--iface` and `--inline` each replace the capture source of the file.\n"
+        "\n"
+        "## Value types\n"
+        "\n"
+        "| type | written as |\n"
+        "|---|---|\n"
+        "| boolean | `true`/`false` (also `yes`/`no`, `on`/`off`, `1`/`0`) |\n"
+        "| integer | decimal digits |\n"
+        "| size | bytes, or a number with a unit: `KiB`, `MiB`, `GiB`, `TiB` (`k`, `kb`, `m`, `mb`, `g`, `gb` mean the same: all units count in 1024s) |\n"
+        "| duration | seconds, or a number with a unit: `s`, `m`, `h`, `d` |\n"
+        "| string | text; quote it when it starts with `!`, `$`, `[`, `*` or contains `: ` |\n"
+        "| list | a YAML sequence, or one string `\"a,b\"` |\n"
+        "| map | `NAME: value` entries |\n"
+        "\n";
+    std::string_view section;
+    for (const auto& k : kKeys) {
+        auto parts = path_parts(k.path);
+        std::string_view top = parts.size() > 1 ? parts[0] : std::string_view("general");
+        if (top != section) {
+            section = top;
+            out += top == "general" ? std::string("## Top level\n\n") : fmt::format("\n## `{}`\n\n", top);
+            out += "| key | type | default | description |\n|---|---|---|---|\n";
+        }
+        std::string def;
+        if (k.type == KeyType::string_map) def = "see below";
+        else if (k.type == KeyType::filter_rules) def = "`[]`";
+        else {
+            auto parsed = parse_scalar(k, k.def);
+            def = "`" + (parsed ? format_value(k, *parsed) : std::string(k.def)) + "`";
+        }
+        std::string desc(k.help);
+        if (!k.cli.empty()) desc += fmt::format(" Command line: `{}`.", k.cli);
+        out += fmt::format("| `{}` | {} | {} | {} |\n", k.path, md_escape(short_type(k)), md_escape(def), md_escape(desc));
+        // Section trailers.
+        if (k.path == "filter.rules") {
+            out += "\n### Filter rules\n\n"
+                   "`filter.rules` is a list of maps; the first rule that matches a flow's first packet gives the verdict,\n"
+                   "otherwise `filter.default-action` does. In ids mode verdicts are only logged. Each rule:\n\n"
+                   "| sub-key | default | description |\n|---|---|---|\n";
+            for (const auto& f : kRuleFields) {
+                std::string d = f.def.empty() ? (f.name == "action" ? "required" : "") : "`" + std::string(f.def) + "`";
+                if (f.name == "name") d = "`rule-N`";
+                out += fmt::format("| `{}` | {} | {} |\n", f.name, d, md_escape(f.help));
+            }
+            out += "\nExample (an allow-list between the office and a PLC cell):\n\n"
+                   "```yaml\n"
+                   "filter:\n"
+                   "  default-action: drop\n"
+                   "  rules:\n"
+                   "    - name: modbus-from-scada\n"
+                   "      action: allow\n"
+                   "      proto: tcp\n"
+                   "      src: \"$MODBUS_CLIENT\"\n"
+                   "      dst: \"$MODBUS_SERVER\"\n"
+                   "      dst-port: \"$MODBUS_PORTS\"\n"
+                   "    - name: no-telnet\n"
+                   "      action: reject\n"
+                   "      proto: tcp\n"
+                   "      dst-port: 23\n"
+                   "      direction: both\n"
+                   "```\n\n"
+                   "Errors name the rule: `sluice.yaml:40:7: filter.rules[1].src: unknown address variable $PLNT`.\n";
+        }
+    }
+    out += "\n## Address and port specifications\n\n"
+           "Filter rules and variables use Suricata's syntax:\n\n"
+           "- addresses: `any`, `198.18.0.1`, `198.18.0.0/15`, `2001:db8::/32`, `198.18.0.1-198.18.0.9`,\n"
+           "  `198.18.0.0/255.254.0.0`, `$HOME_NET`, `!198.18.0.7`, lists `[198.18.0.0/24, 2001:db8::1]`;\n"
+           "- ports: `any`, `80`, `80:90`, `1024:` (1024 and up), `:1023` (up to 1023), `!22`, `$HTTP_PORTS`,\n"
+           "  lists `[80, 443, 8000:8080]`;\n"
+           "- a list is the union of its positive elements (or everything, when all are negated) minus its\n"
+           "  negated elements: `[198.18.0.0/24, !198.18.0.7]`; lists and variables nest up to 64 levels;\n"
+           "- a variable stands for its resolved set (`[$EXTERNAL_NET, 198.18.0.1]` adds one address to it);\n"
+           "  variables may refer to others, loops are errors;\n"
+           "- a spec that matches nothing (`!any`, `[198.18.0.1, !198.18.0.1]`) is an error, as are empty lists,\n"
+           "  unbalanced brackets, bad CIDRs and ports above 65535.\n"
+           "\n"
+           "Quote specs in YAML (`\"!$HOME_NET\"`, `\"[80,443]\"`): unquoted, `!` starts a YAML tag and `[` a YAML list\n"
+           "(an unquoted list of specs is accepted and read as the spec list `[a,b]`).\n";
+    for (const auto& k : kKeys) {
+        if (k.type != KeyType::string_map) continue;
+        out += fmt::format("\n### Default `{}`\n\n| name | value |\n|---|---|\n", k.path);
+        for (const auto& d : k.map_default) out += fmt::format("| `{}` | `{}` |\n", d.name, md_escape(d.value));
+    }
+    return out;
+}
+
+std::string config_help_text() {
+    std::string out = "Configuration keys (YAML path, type, default); set them in the file or with --set KEY=VALUE:\n";
+    for (const auto& k : kKeys) {
+        std::string def;
+        if (k.type == KeyType::string_map) def = fmt::format("{} defaults", k.map_default.size());
+        else if (k.type == KeyType::filter_rules) def = "[]";
+        else if (auto parsed = parse_scalar(k, k.def)) def = format_value(k, *parsed);
+        out += fmt::format("\n  {}  ({}; default {})\n", k.path, short_type(k), def);
+        for (const auto& line : wrap(k.help, 72)) out += "      " + line + "\n";
+        if (!k.cli.empty()) out += fmt::format("      command line: {}\n", k.cli);
+    }
+    out += "\nFilter rule keys:";
+    for (const auto& f : kRuleFields) out += std::string(" ") + std::string(f.name);
+    out += "\nFull reference: docs/configuration.md\n";
+    return out;
+}
+
+}  // namespace sluice

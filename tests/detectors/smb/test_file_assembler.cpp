@@ -1,0 +1,376 @@
+// FileAssembler / FileStore: in-order, reverse and overlapping writes (first
+// data wins), holes, spilling to disk with the same SHA-256 as in memory, the
+// per-file, global, spill and size caps, range caps, libmagic, ownership of the
+// content handed to the caller.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "detectors/smb/file_assembler.hpp"
+#include "tests/detectors/smb/smb_pdu_builder.hpp"
+#include "tests/detectors/smb/smb_test_sink.hpp"
+
+namespace sluice {
+namespace {
+
+namespace fs = std::filesystem;
+using test::Bytes;
+using test::pattern;
+using test::sha256_hex_of;
+
+std::string hex(const AssembledFile& f) {
+    char h[64];
+    sha256_hex(f.sha256, h);
+    return std::string(h, 64);
+}
+
+std::vector<uint8_t> content_of(const AssembledFile& f) {
+    std::vector<uint8_t> out;
+    EXPECT_TRUE(f.content.read_all(&out));
+    return out;
+}
+
+class FileAssemblerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::path(::testing::TempDir()) / ("sluice-fa-" + std::to_string(::getpid()) + "-" +
+                                                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::create_directories(dir_);
+        cfg.spill_dir = dir_.string();
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+    size_t files_in_spill_dir() const {
+        return static_cast<size_t>(std::distance(fs::directory_iterator(dir_), fs::directory_iterator{}));
+    }
+    void write_chunks(FileAssembler& a, const Bytes& data, size_t chunk, const std::vector<size_t>& order) {
+        for (size_t i : order) {
+            const size_t off = i * chunk;
+            const size_t n = std::min(chunk, data.size() - off);
+            a.write(off, std::span<const uint8_t>(data.data() + off, n));
+        }
+    }
+
+    FileStoreConfig cfg;
+    fs::path dir_;
+};
+
+TEST_F(FileAssemblerTest, InOrderIsCompleteWithTheRightHash) {
+    FileStore store(cfg);
+    const Bytes data = pattern(100000, 1);
+    FileAssembler a(store);
+    write_chunks(a, data, 1460, [] { std::vector<size_t> v(69); for (size_t i = 0; i < v.size(); ++i) v[i] = i; return v; }());
+    EXPECT_EQ(a.contiguous(), data.size());
+    EXPECT_EQ(a.ranges(), 1u);
+    AssembledFile f = a.finish(0);
+    EXPECT_EQ(f.state, FileState::complete);
+    EXPECT_FALSE(f.gaps);
+    EXPECT_EQ(f.size, data.size());
+    EXPECT_EQ(f.sha256_bytes, data.size());
+    EXPECT_EQ(hex(f), sha256_hex_of(data));
+    EXPECT_EQ(f.content.kind(), FileContent::Kind::memory);
+    EXPECT_EQ(content_of(f), data);
+    EXPECT_EQ(store.memory_used(), 0u) << "the buffer belongs to the caller now";
+    EXPECT_NE(f.file_uid, 0u);
+}
+
+TEST_F(FileAssemblerTest, ReverseOrderGivesTheSameFileAndHash) {
+    FileStore store(cfg);
+    const Bytes data = pattern(50000, 2);
+    FileAssembler a(store);
+    std::vector<size_t> order;
+    for (size_t i = 35; i-- > 0;) order.push_back(i);
+    write_chunks(a, data, 1460, order);
+    EXPECT_EQ(a.ranges(), 1u);
+    AssembledFile f = a.finish(0);
+    EXPECT_EQ(f.state, FileState::complete);
+    EXPECT_EQ(hex(f), sha256_hex_of(data));
+    EXPECT_EQ(content_of(f), data);
+}
+
+TEST_F(FileAssemblerTest, RandomOrderWithDuplicatesGivesTheSameFile) {
+    FileStore store(cfg);
+    const Bytes data = pattern(64000, 3);
+    std::mt19937 rng(5);
+    FileAssembler a(store);
+    for (int i = 0; i < 400; ++i) {
+        const size_t off = rng() % data.size();
+        const size_t n = std::min<size_t>(1 + rng() % 3000, data.size() - off);
+        a.write(off, std::span<const uint8_t>(data.data() + off, n));
+    }
+    a.write(0, data);  // fills whatever is missing
+    AssembledFile f = a.finish(0);
+    EXPECT_EQ(f.state, FileState::complete);
+    EXPECT_EQ(hex(f), sha256_hex_of(data));
+    EXPECT_EQ(content_of(f), data);
+}
+
+TEST_F(FileAssemblerTest, OverlapsKeepTheFirstData) {
+    FileStore store(cfg);
+    FileAssembler a(store);
+    const Bytes first = {'A', 'A', 'A', 'A'};
+    const Bytes second = {'B', 'B', 'B', 'B', 'B', 'B'};
+    const Bytes third = {'C', 'C', 'C', 'C', 'C', 'C', 'C', 'C', 'C', 'C'};
+    a.write(2, first);   // [2,6)
+    a.write(4, second);  // [4,10): only [6,10) is new
+    a.write(0, third);   // [0,10): only [0,2) is new
+    AssembledFile f = a.finish(0);
+    const Bytes want = {'C', 'C', 'A', 'A', 'A', 'A', 'B', 'B', 'B', 'B'};
+    EXPECT_EQ(content_of(f), want);
+    EXPECT_EQ(hex(f), sha256_hex_of(want));
+    EXPECT_EQ(store.counters().get(FileCounter::bytes_overlap), 2u + 8u);
+}
+
+TEST_F(FileAssemblerTest, HolesMakeItTruncatedWithPrefixHash) {
+    FileStore store(cfg);
+    const Bytes data = pattern(3000, 4);
+    FileAssembler a(store);
+    a.write(0, std::span<const uint8_t>(data.data(), 1000));
+    a.write(2000, std::span<const uint8_t>(data.data() + 2000, 1000));
+    EXPECT_EQ(a.ranges(), 2u);
+    AssembledFile f = a.finish(0);
+    EXPECT_EQ(f.state, FileState::truncated);
+    EXPECT_TRUE(f.gaps);
+    EXPECT_EQ(f.size, 3000u);
+    EXPECT_EQ(f.sha256_bytes, 1000u);
+    EXPECT_EQ(hex(f), sha256_hex_of(Bytes(data.begin(), data.begin() + 1000)));
+    const auto kept = content_of(f);
+    ASSERT_EQ(kept.size(), 3000u);
+    EXPECT_TRUE(std::all_of(kept.begin() + 1000, kept.begin() + 2000, [](uint8_t c) { return c == 0; }));
+    EXPECT_TRUE(std::equal(data.begin() + 2000, data.end(), kept.begin() + 2000));
+}
+
+TEST_F(FileAssemblerTest, MissingTailOfAKnownSizeIsTruncated) {
+    FileStore store(cfg);
+    FileAssembler a(store, 5000);
+    a.write(0, pattern(4000, 5));
+    EXPECT_FALSE(a.covers(5000));
+    AssembledFile f = a.finish(5000);
+    EXPECT_EQ(f.state, FileState::truncated);
+    EXPECT_TRUE(f.gaps);
+    EXPECT_EQ(f.size, 5000u);
+}
+
+TEST_F(FileAssemblerTest, SpillsPastThePerFileCapWithTheSameHashAsInMemory) {
+    const Bytes data = pattern(300000, 6);
+    std::vector<size_t> order;
+    for (size_t i = 0; i < 206; ++i) order.push_back((i * 37) % 206);  // out of order
+    std::string mem_hash;
+    {
+        FileStore store(cfg);
+        FileAssembler a(store);
+        write_chunks(a, data, 1460, order);
+        AssembledFile f = a.finish(0);
+        EXPECT_EQ(f.content.kind(), FileContent::Kind::memory);
+        mem_hash = hex(f);
+    }
+    cfg.memory_per_file = 64 * 1024;
+    FileStore store(cfg);
+    FileAssembler a(store);
+    write_chunks(a, data, 1460, order);
+    EXPECT_TRUE(a.spilled());
+    EXPECT_EQ(a.memory_held(), 0u);
+    EXPECT_EQ(store.counters().get(FileCounter::spilled_files), 1u);
+    EXPECT_EQ(store.counters().get(FileCounter::spill_per_file_cap), 1u);
+    AssembledFile f = a.finish(0);
+    EXPECT_EQ(f.state, FileState::complete);
+    EXPECT_EQ(hex(f), mem_hash);
+    EXPECT_EQ(mem_hash, sha256_hex_of(data));
+    ASSERT_EQ(f.content.kind(), FileContent::Kind::spill);
+    EXPECT_EQ(fs::path(f.content.path()).parent_path(), dir_);
+    EXPECT_EQ(f.content.size(), data.size());
+    EXPECT_EQ(content_of(f), data);
+    EXPECT_EQ(store.spill_used(), 0u) << "the spill file belongs to the caller now";
+    // The content owns the file: destroying it removes it, releasing keeps it.
+    const std::string path = f.content.path();
+    {
+        FileContent moved = std::move(f.content);
+        EXPECT_TRUE(fs::exists(path));
+    }
+    EXPECT_FALSE(fs::exists(path));
+}
+
+TEST_F(FileAssemblerTest, ReleasedSpillPathIsTheCallersToDelete) {
+    cfg.memory_per_file = 4096;
+    FileStore store(cfg);
+    FileAssembler a(store);
+    a.write(0, pattern(10000, 7));
+    AssembledFile f = a.finish(0);
+    ASSERT_EQ(f.content.kind(), FileContent::Kind::spill);
+    const std::string path = f.content.release_path();
+    EXPECT_EQ(f.content.kind(), FileContent::Kind::none);
+    { AssembledFile gone = std::move(f); }
+    EXPECT_TRUE(fs::exists(path));
+    fs::remove(path);
+}
+
+TEST_F(FileAssemblerTest, GlobalMemoryCapSpillsTheFileThatGrows) {
+    cfg.memory_total = 100000;
+    cfg.memory_per_file = 80000;
+    FileStore store(cfg);
+    FileAssembler a(store);
+    FileAssembler b(store);
+    const Bytes da = pattern(70000, 8);
+    const Bytes db = pattern(70000, 9);
+    a.write(0, da);
+    EXPECT_FALSE(a.spilled());
+    b.write(0, db);
+    EXPECT_TRUE(b.spilled()) << "worker budget exhausted";
+    EXPECT_LE(store.memory_used(), cfg.memory_total);
+    EXPECT_EQ(store.counters().get(FileCounter::spill_global_cap), 1u);
+    AssembledFile fa = a.finish(0);
+    AssembledFile fb = b.finish(0);
+    EXPECT_EQ(content_of(fa), da);
+    EXPECT_EQ(content_of(fb), db);
+    EXPECT_EQ(hex(fb), sha256_hex_of(db));
+    EXPECT_EQ(store.memory_used(), 0u);
+}
+
+TEST_F(FileAssemblerTest, SpillFailureDropsContentButNeverClaimsComplete) {
+    cfg.memory_per_file = 4096;
+    cfg.spill_dir = (dir_ / "does-not-exist").string();
+    FileStore store(cfg);
+    FileAssembler a(store);
+    const Bytes data = pattern(20000, 10);
+    for (size_t off = 0; off < data.size(); off += 1000) a.write(off, std::span<const uint8_t>(data.data() + off, 1000));
+    AssembledFile f = a.finish(0);
+    EXPECT_EQ(f.state, FileState::truncated);
+    EXPECT_TRUE(f.content_truncated);
+    EXPECT_EQ(f.content.kind(), FileContent::Kind::none);
+    EXPECT_EQ(f.size, data.size());
+    // In-order data is still hashed from the stream itself.
+    EXPECT_EQ(f.sha256_bytes, data.size());
+    EXPECT_EQ(hex(f), sha256_hex_of(data));
+    EXPECT_EQ(store.counters().get(FileCounter::spill_failures), 1u);
+    EXPECT_EQ(store.memory_used(), 0u);
+}
+
+TEST_F(FileAssemblerTest, SpillingDisabledKeepsNothingPastTheMemoryCap) {
+    cfg.memory_per_file = 4096;
+    cfg.spill_dir = "";
+    FileStore store(cfg);
+    FileAssembler a(store);
+    a.write(0, pattern(8192, 11));
+    AssembledFile f = a.finish(0);
+    EXPECT_EQ(f.state, FileState::truncated);
+    EXPECT_EQ(files_in_spill_dir(), 0u);
+}
+
+TEST_F(FileAssemblerTest, SpillBudgetIsPerWorker) {
+    cfg.memory_per_file = 1024;
+    cfg.spill_total = 50000;
+    FileStore store(cfg);
+    FileAssembler a(store);
+    FileAssembler b(store);
+    a.write(0, pattern(40000, 12));
+    b.write(0, pattern(40000, 13));
+    EXPECT_LE(store.spill_used(), cfg.spill_total);
+    EXPECT_EQ(store.counters().get(FileCounter::spill_cap_reached), 1u);
+    AssembledFile fa = a.finish(0);
+    AssembledFile fb = b.finish(0);
+    EXPECT_EQ(fa.state, FileState::complete);
+    EXPECT_EQ(fb.state, FileState::truncated);
+    EXPECT_EQ(fb.content.kind(), FileContent::Kind::none);
+}
+
+TEST_F(FileAssemblerTest, MaxFileSizeKeepsSizeAndHashOfInOrderFile) {
+    cfg.max_file_size = 10000;
+    FileStore store(cfg);
+    FileAssembler a(store);
+    const Bytes data = pattern(25000, 14);
+    for (size_t off = 0; off < data.size(); off += 5000) a.write(off, std::span<const uint8_t>(data.data() + off, 5000));
+    AssembledFile f = a.finish(0);
+    EXPECT_EQ(f.state, FileState::truncated) << "content past the cap is not kept: not scannable whole";
+    EXPECT_TRUE(f.content_truncated);
+    EXPECT_FALSE(f.gaps);
+    EXPECT_EQ(f.size, data.size());
+    EXPECT_EQ(f.content.size(), 10000u);
+    EXPECT_EQ(hex(f), sha256_hex_of(data));
+    EXPECT_EQ(f.sha256_bytes, data.size());
+    EXPECT_EQ(store.counters().get(FileCounter::max_size_reached), 1u);
+}
+
+TEST_F(FileAssemblerTest, TooManyRangesDropDataAndTruncate) {
+    cfg.max_ranges = 16;
+    FileStore store(cfg);
+    FileAssembler a(store);
+    for (uint64_t i = 0; i < 100; ++i) a.write(i * 100 + 50, pattern(10, static_cast<uint32_t>(i)));
+    EXPECT_LE(a.ranges(), 16u);
+    EXPECT_GT(store.counters().get(FileCounter::range_overflow), 0u);
+    a.write(0, pattern(10000, 1));
+    AssembledFile f = a.finish(0);
+    EXPECT_EQ(f.state, FileState::truncated);
+    EXPECT_TRUE(f.content_truncated);
+}
+
+TEST_F(FileAssemblerTest, OffsetOverflowIsCountedNotWrapped) {
+    FileStore store(cfg);
+    FileAssembler a(store);
+    a.write(std::numeric_limits<uint64_t>::max() - 3, pattern(10, 1));
+    a.write(0, pattern(10, 2));
+    EXPECT_EQ(store.counters().get(FileCounter::offset_overflow), 1u);
+    AssembledFile f = a.finish(0);
+    EXPECT_EQ(f.state, FileState::truncated);
+    EXPECT_EQ(f.size, 10u);
+}
+
+TEST_F(FileAssemblerTest, WritesAfterFinishAreIgnored) {
+    FileStore store(cfg);
+    FileAssembler a(store);
+    a.write(0, pattern(10, 1));
+    AssembledFile f = a.finish(0);
+    a.write(10, pattern(10, 2));
+    EXPECT_TRUE(a.finished());
+    EXPECT_EQ(f.size, 10u);
+    EXPECT_EQ(store.memory_used(), 0u);
+}
+
+TEST_F(FileAssemblerTest, MagicNamesTheType) {
+    FileStore store(cfg);
+    if (!store.magic_available()) GTEST_SKIP() << "libmagic database not loadable here";
+    FileAssembler a(store);
+    const std::string pdf = "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n";
+    a.write(0, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(pdf.data()), pdf.size()));
+    AssembledFile f = a.finish(0);
+    EXPECT_NE(f.magic.find("PDF"), std::string::npos) << f.magic;
+    // The same from a spill file.
+    cfg.memory_per_file = 16;
+    FileStore spill_store(cfg);
+    FileAssembler b(spill_store);
+    b.write(0, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(pdf.data()), pdf.size()));
+    EXPECT_TRUE(b.spilled());
+    AssembledFile g = b.finish(0);
+    EXPECT_EQ(g.magic, f.magic);
+}
+
+TEST_F(FileAssemblerTest, UnfinishedAssemblerLeavesNothingBehind) {
+    cfg.memory_per_file = 1024;
+    FileStore store(cfg);
+    {
+        FileAssembler a(store);
+        a.write(0, pattern(5000, 1));
+        EXPECT_TRUE(a.spilled());
+        EXPECT_EQ(files_in_spill_dir(), 1u);
+    }
+    EXPECT_EQ(files_in_spill_dir(), 0u);
+    EXPECT_EQ(store.spill_used(), 0u);
+    EXPECT_EQ(store.memory_used(), 0u);
+}
+
+TEST_F(FileAssemblerTest, EmptyFileIsCompleteWithTheEmptyHash) {
+    FileStore store(cfg);
+    FileAssembler a(store);
+    AssembledFile f = a.finish(0);
+    EXPECT_EQ(f.state, FileState::complete);
+    EXPECT_EQ(f.size, 0u);
+    EXPECT_EQ(hex(f), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+}  // namespace
+}  // namespace sluice
