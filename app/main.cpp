@@ -48,6 +48,8 @@ int run_ctl(const CliRequest& req) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // First, so that a signal during start-up ends the run cleanly too.
+    install_signal_handlers();
     auto req = parse_command_line(argc, argv);
     if (!req) {
         fmt::print(stderr, "sluice: {}\n", req.message());
@@ -87,7 +89,6 @@ int main(int argc, char** argv) {
         return 2;
     }
     setup_logging(config->log_level);
-    install_signal_handlers();
     Runtime runtime(std::move(*config), ConfigSource{req->config_path, req->overrides});
     return runtime.run();
 }

@@ -112,11 +112,21 @@ Status Runtime::start_dataplane() {
     snapshots_ = std::make_unique<SnapshotPublisher>(dp_.workers);
     snapshots_->publish(build_snapshot(config_));
 
-    const std::string iface = dp_.ports.empty() ? std::string() : dp_.ports[0].label;
+    // in_iface names the live interface; capture files have none (as in Suricata).
+    if (!dp_.offline && !dp_.ports.empty()) in_iface_ = dp_.ports[0].label;
+    const std::string& iface = in_iface_;
     if (dp_.dispatch) {
-        const PortDesc& p = dp_.ports[0];
-        dispatcher_ = std::make_unique<Dispatcher>(p.id, p.tx, dp_.workers, dp_.pool, dp_.seqn_offset, dp_.timestamp_offset,
-                                                   dp_.timestamp_flag, config_.capture.burst, g_stop);
+        std::vector<Dispatcher::Port> in;
+        for (const auto& p : dp_.ports) {
+            Dispatcher::Port dport;
+            dport.rx = p.id;
+            dport.tx = p.peer >= 0 ? dp_.ports[static_cast<size_t>(p.peer)].id : (p.tx ? p.id : -1);
+            dport.reply = p.tx || p.peer >= 0;
+            in.push_back(dport);
+        }
+        dispatcher_ = std::make_unique<Dispatcher>(std::move(in), dp_.offline, dp_.workers, dp_.pool, dp_.seqn_offset,
+                                                   dp_.timestamp_offset, dp_.timestamp_flag, config_.capture.burst,
+                                                   config_.capture.idle_sleep_us, g_stop);
     }
     for (uint32_t w = 0; w < dp_.workers; ++w) {
         WorkerSetup s;

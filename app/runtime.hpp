@@ -68,6 +68,7 @@ private:
     std::chrono::steady_clock::time_point started_;
     Dataplane dp_;
     bool eal_up_ = false;
+    std::string in_iface_;  // outlives every EveEmitter that refers to it
 
     std::unique_ptr<EveWriter> eve_writer_;
     std::unique_ptr<MetricsServer> metrics_;

@@ -8,6 +8,8 @@
 #include <rte_ring.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <string>
 
 #include "dataplane/decode.hpp"
@@ -20,16 +22,18 @@ constexpr uint32_t kWindow = 8192;
 constexpr unsigned kRingSize = 4096;
 }  // namespace
 
-Dispatcher::Dispatcher(uint16_t port, bool transmit, uint32_t workers, rte_mempool* pool, int seqn_offset,
-                       int ts_offset, uint64_t ts_flag, uint32_t burst, const std::atomic<bool>& stop)
-    : port_(port),
-      transmit_(transmit),
+Dispatcher::Dispatcher(std::vector<Port> ports, bool offline, uint32_t workers, rte_mempool* pool, int seqn_offset,
+                       int ts_offset, uint64_t ts_flag, uint32_t burst, uint32_t idle_sleep_us,
+                       const std::atomic<bool>& stop)
+    : ports_(std::move(ports)),
+      offline_(offline),
       workers_(workers),
       pool_(pool),
       seqn_offset_(seqn_offset),
       ts_offset_(ts_offset),
       ts_flag_(ts_flag),
       burst_(burst),
+      idle_sleep_us_(idle_sleep_us),
       stop_(stop),
       window_(kWindow),
       slots_(new DispatchSlot[kWindow]) {
@@ -70,41 +74,72 @@ uint32_t Dispatcher::pick_worker(rte_mbuf* m) const {
     return static_cast<uint32_t>(flow_hash(k) % workers_);
 }
 
+const Dispatcher::Port* Dispatcher::port_of(uint16_t id) const {
+    for (const auto& p : ports_)
+        if (p.rx == id) return &p;
+    return nullptr;
+}
+
 void Dispatcher::drain() {
-    rte_mbuf* tx[64];
-    uint16_t ntx = 0;
-    auto flush = [&] {
-        uint16_t sent = 0;
-        for (int tries = 0; sent < ntx && tries < 8; ++tries) sent += rte_eth_tx_burst(port_, 0, tx + sent, ntx - sent);
-        if (sent < ntx) rte_pktmbuf_free_bulk(tx + sent, ntx - sent);
-        ntx = 0;
+    // Per output port, a small batch; a reject to the sender (packet_type 1,
+    // set by the worker) leaves through the port its packet came in on.
+    struct Out {
+        uint16_t port;
+        uint16_t n = 0;
+        rte_mbuf* pkts[64];
     };
-    auto out = [&](rte_mbuf* m) {
-        if (!transmit_) {
+    Out outs[4];
+    unsigned nouts = 0;
+    auto flush = [](Out& o) {
+        uint16_t sent = 0;
+        for (int tries = 0; sent < o.n && tries < 8; ++tries) sent += rte_eth_tx_burst(o.port, 0, o.pkts + sent, o.n - sent);
+        if (sent < o.n) rte_pktmbuf_free_bulk(o.pkts + sent, o.n - sent);
+        o.n = 0;
+    };
+    auto send = [&](rte_mbuf* m, int port) {
+        if (port < 0) {
             rte_pktmbuf_free(m);
             return;
         }
-        tx[ntx++] = m;
-        if (ntx == 64) flush();
+        Out* o = nullptr;
+        for (unsigned i = 0; i < nouts; ++i)
+            if (outs[i].port == port) o = &outs[i];
+        if (!o) {
+            if (nouts == 4) {
+                rte_pktmbuf_free(m);
+                return;
+            }
+            o = &outs[nouts++];
+            o->port = static_cast<uint16_t>(port);
+        }
+        o->pkts[o->n++] = m;
+        if (o->n == 64) flush(*o);
     };
     while (head_ < next_) {
         DispatchSlot& s = slots_[head_ % window_];
         if (!s.done.load(std::memory_order_acquire)) break;
+        const Port* in = port_of(s.mbuf->port);
+        const int tx = in ? in->tx : -1;
+        const int back = in && in->reply ? in->rx : -1;
+        for (auto*& e : s.extra) {
+            if (!e) continue;
+            const bool to_sender = e->packet_type == 1;
+            e->packet_type = 0;
+            send(e, to_sender ? back : tx);
+            e = nullptr;
+        }
         if (s.forward) {
             forwarded_.add();
-            out(s.mbuf);
+            send(s.mbuf, tx);
         } else {
             rte_pktmbuf_free(s.mbuf);
-        }
-        for (auto*& e : s.extra) {
-            if (e) out(e);
-            e = nullptr;
         }
         s.mbuf = nullptr;
         s.done.store(false, std::memory_order_relaxed);
         ++head_;
     }
-    if (ntx) flush();
+    for (unsigned i = 0; i < nouts; ++i)
+        if (outs[i].n) flush(outs[i]);
 }
 
 void Dispatcher::run() {
@@ -112,6 +147,7 @@ void Dispatcher::run() {
     std::vector<std::vector<rte_mbuf*>> pending(workers_);
     bool eof = false;
     uint64_t latest = 0;  // capture time of the newest packet read
+    uint64_t idle = 0;
     while (true) {
         drain();
         if (stop_.load(std::memory_order_relaxed)) eof = true;
@@ -124,9 +160,10 @@ void Dispatcher::run() {
             q.erase(q.begin(), q.begin() + n);
             if (!q.empty()) pending_left = true;
         }
-        if (!eof && !pending_left && next_ - head_ + burst_ <= window_) {
-            const uint16_t n = rte_eth_rx_burst(port_, 0, pkts, static_cast<uint16_t>(burst_));
-            if (n == 0 && rte_mempool_avail_count(pool_) > 2 * burst_) eof = true;
+        for (size_t pi = 0; pi < ports_.size() && !eof && !pending_left && next_ - head_ + burst_ <= window_; ++pi) {
+            const uint16_t n = rte_eth_rx_burst(ports_[pi].rx, 0, pkts, static_cast<uint16_t>(burst_));
+            if (offline_ && n == 0 && rte_mempool_avail_count(pool_) > 2 * burst_) eof = true;
+            if (!offline_) latest = 0;  // live: workers keep their own clock
             for (uint16_t i = 0; i < n; ++i) {
                 rte_mbuf* m = pkts[i];
                 *RTE_MBUF_DYNFIELD(m, seqn_offset_, uint64_t*) = next_++;
@@ -141,14 +178,17 @@ void Dispatcher::run() {
                 const unsigned k = rte_ring_enqueue_burst(rings_[w], reinterpret_cast<void* const*>(q.data()),
                                                           static_cast<unsigned>(q.size()), nullptr);
                 q.erase(q.begin(), q.begin() + k);
+                if (!q.empty()) pending_left = true;
             }
+            if (n) idle = 0;
         }
         // Publish the clock only once every packet up to it is in a ring.
         bool all_queued = true;
         for (auto& q : pending) all_queued = all_queued && q.empty();
         if (all_queued && latest > clock_.load(std::memory_order_relaxed)) clock_.store(latest, std::memory_order_release);
         if (eof && !pending_left && head_ == next_) break;
-        rte_pause();
+        if (idle_sleep_us_ && ++idle > 64) std::this_thread::sleep_for(std::chrono::microseconds(idle_sleep_us_));
+        else rte_pause();
     }
     input_done_.store(true, std::memory_order_release);
 }

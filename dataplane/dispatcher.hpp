@@ -1,5 +1,6 @@
-// Dispatcher: the software stage that spreads a single-queue source (a
-// capture file) over several workers. It reads bursts, numbers every packet,
+// Dispatcher: the software stage that spreads single-queue sources (a
+// capture file; af_packet interfaces, whose kernel fanout moves packets of a
+// flow to another queue when one fills up) over several workers. It reads bursts, numbers every packet,
 // hashes it symmetrically by its address pair (so both directions of a flow,
 // and every fragment of a datagram, meet on one worker), and hands it to that
 // worker's ring. Workers settle each packet into its numbered slot of a shared
@@ -26,8 +27,15 @@ namespace sluice {
 
 class Dispatcher {
 public:
-    Dispatcher(uint16_t port, bool transmit, uint32_t workers, rte_mempool* pool, int seqn_offset, int ts_offset,
-               uint64_t ts_flag, uint32_t burst, const std::atomic<bool>& stop);
+    // One input port and where its forwarded packets leave (-1: nowhere).
+    struct Port {
+        uint16_t rx = 0;
+        int tx = -1;
+        bool reply = false;  // rejects to the sender may leave through `rx`
+    };
+
+    Dispatcher(std::vector<Port> ports, bool offline, uint32_t workers, rte_mempool* pool, int seqn_offset,
+               int ts_offset, uint64_t ts_flag, uint32_t burst, uint32_t idle_sleep_us, const std::atomic<bool>& stop);
     ~Dispatcher();
 
     // What worker `w` needs to take part.
@@ -42,15 +50,17 @@ public:
 private:
     void drain();
     uint32_t pick_worker(rte_mbuf* m) const;
+    const Port* port_of(uint16_t id) const;
 
-    uint16_t port_;
-    bool transmit_;
+    std::vector<Port> ports_;
+    bool offline_;
     uint32_t workers_;
     rte_mempool* pool_;
     int seqn_offset_;
     int ts_offset_;
     uint64_t ts_flag_;
     uint32_t burst_;
+    uint32_t idle_sleep_us_;
     const std::atomic<bool>& stop_;
     uint32_t window_;
     std::unique_ptr<DispatchSlot[]> slots_;

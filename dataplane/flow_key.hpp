@@ -24,12 +24,28 @@ struct FlowKey {
 };
 static_assert(sizeof(FlowKey) == 40);
 
+// ICMP has no ports: both "ports" of an ICMP flow key name the exchange
+// instead, so an echo request and its reply share a flow (by identifier), a
+// neighbour solicitation and its advertisement another, and errors a third.
+inline uint16_t icmp_flow_port(const DecodedPacket& p) {
+    const uint8_t t = p.icmp_type;
+    if (p.ip_proto == ipproto::icmp) {
+        if (t == 8 || t == 0 || t == 13 || t == 14) return p.icmp_id;
+    } else {
+        if (t == 128 || t == 129) return p.icmp_id;
+        if (t == 135 || t == 136) return 0xFF00 | 135;  // neighbour discovery
+        if (t == 133 || t == 134) return 0xFF00 | 133;  // router discovery
+    }
+    return static_cast<uint16_t>(0xFE00 | t);
+}
+
 // Builds the key; `src_is_side0` tells whether the packet's source is addr[0].
 inline FlowKey make_flow_key(const DecodedPacket& p, bool& src_is_side0) {
     FlowKey k;
     const bool ports = p.has_ports();
-    const uint16_t sp = ports ? p.src_port : 0;
-    const uint16_t dp = ports ? p.dst_port : 0;
+    const bool icmp = p.ip_proto == ipproto::icmp || p.ip_proto == ipproto::icmpv6;
+    const uint16_t sp = ports ? p.src_port : icmp ? icmp_flow_port(p) : 0;
+    const uint16_t dp = ports ? p.dst_port : icmp ? icmp_flow_port(p) : 0;
     const auto cmp = p.src <=> p.dst;
     src_is_side0 = cmp < 0 || (cmp == 0 && sp <= dp);
     if (src_is_side0) {

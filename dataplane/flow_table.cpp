@@ -154,10 +154,13 @@ PacketFlowInfo FlowTable::lookup(const DecodedPacket& p, uint64_t now_ns, FlowEn
     f.first_ns = f.last_ns = now_ns;
     f.flow_id = make_flow_id(key, now_ns);
     f.pclass = proto_class(p.ip_proto);
-    // The client is the side that opened the connection: for a SYN+ACK seen
-    // first it is the destination, otherwise the source of the first packet.
+    // The client is the side that opened the exchange: for a SYN+ACK or an
+    // ICMP reply seen first it is the destination, otherwise the source.
     const bool synack = p.ip_proto == ipproto::tcp && (p.tcp_flags & (tcpflag::syn | tcpflag::ack)) == (tcpflag::syn | tcpflag::ack);
-    const bool src_is_client = !synack;
+    const uint8_t t = p.icmp_type;
+    const bool icmp_reply = (p.ip_proto == ipproto::icmp && (t == 0 || t == 14)) ||
+                            (p.ip_proto == ipproto::icmpv6 && (t == 129 || t == 134 || t == 136));
+    const bool src_is_client = !synack && !icmp_reply;
     f.client_side = static_cast<uint8_t>((src_is_side0 == src_is_client) ? 0 : 1);
     f.state = FlowState::new_;
     f.list = list_index(f.pclass, f.state);

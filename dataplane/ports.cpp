@@ -209,8 +209,12 @@ Result<Dataplane> dataplane_start(const Config& config) {
 
     const auto& cap = config.capture;
     dp.offline = !cap.pcap.empty();
-    const uint16_t queues = dp.offline ? 1 : static_cast<uint16_t>(config.workers);
-    dp.dispatch = dp.offline && config.workers > 1;
+    // Virtual devices have one real queue each (a file; af_packet's kernel
+    // fanout moves a flow to another queue when one fills up, which would split
+    // it between workers): several workers share them through the dispatcher.
+    // Ports given with --eal (real NICs) get one queue per worker and symmetric RSS.
+    dp.dispatch = config.workers > 1 && (dp.offline || cap.eal.empty());
+    const uint16_t queues = dp.dispatch ? 1 : static_cast<uint16_t>(config.workers);
 
     dp.pool = create_pool(cap.mbufs, cap.eal.empty() && !rte_eal_has_hugepages());
     if (!dp.pool)

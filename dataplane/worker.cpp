@@ -193,7 +193,7 @@ void Worker::emit_flow_event(const Flow& f, FlowEndReason reason) {
 void Worker::prepare(PacketRef& r, rte_mbuf* m, uint16_t rx_index, unsigned slot) {
     r = PacketRef{};
     r.mbuf = m;
-    r.rx_port = setup_.rx.empty() ? 0 : setup_.rx[rx_index].port;
+    r.rx_port = setup_.rx.empty() ? m->port : setup_.rx[rx_index].port;
     r.len = rte_pktmbuf_pkt_len(m);
     if (setup_.offline && setup_.timestamp_offset >= 0 && (m->ol_flags & setup_.timestamp_flag))
         r.ts_ns = *RTE_MBUF_DYNFIELD(m, setup_.timestamp_offset, uint64_t*) * 1000ull;
@@ -391,6 +391,7 @@ void Worker::dispose(PacketRef* refs, uint16_t n, uint16_t rx_index) {
             drops_.inc(r.reason);
             counters_.inc(WorkerCounter::dropped);
             if (r.verdict == Verdict::reject) nrej = build_rejects(r, rejects);
+            counters_.inc(WorkerCounter::rejects_sent, nrej);
         }
         const bool forward = !drop || !ips_;
         if (dispatched) {
@@ -401,7 +402,6 @@ void Worker::dispose(PacketRef* refs, uint16_t n, uint16_t rx_index) {
             s.extra[0] = nrej > 0 ? rejects[0] : nullptr;
             s.extra[1] = nrej > 1 ? rejects[1] : nullptr;
             if (forward) counters_.inc(WorkerCounter::forwarded);
-            counters_.inc(WorkerCounter::rejects_sent, nrej);
             s.done.store(true, std::memory_order_release);
             continue;
         }
@@ -440,7 +440,6 @@ void Worker::dispose(PacketRef* refs, uint16_t n, uint16_t rx_index) {
         counters_.inc(WorkerCounter::tx_bytes, bytes);
         send(static_cast<uint16_t>(rxq->tx_port), tx, ntx);
     }
-    counters_.inc(WorkerCounter::rejects_sent, nback);
 }
 
 void Worker::process_burst(rte_mbuf** mbufs, uint16_t n, uint16_t rx_index) {

@@ -214,6 +214,34 @@ TEST_F(FlowTableTest, FlowsOfTheCurrentEpochAreNeverEndedUnderThePacketsThatUseT
     EXPECT_EQ(one.counters().get(FlowCounter::evicted), 1u);
 }
 
+TEST_F(FlowTableTest, IcmpFlowsAreKeyedByExchange) {
+    PacketSpec req;
+    req.src = "2001:db8:1::1";
+    req.dst = "2001:db8:1::2";
+    req.proto = 58;
+    req.icmp_type = 136;  // a neighbour advertisement from the client first
+    auto na = feed(req, kSec);
+    req.icmp_type = 128;  // then an echo request
+    auto echo = feed(req, kSec);
+    PacketSpec rep = req;
+    std::swap(rep.src, rep.dst);
+    rep.icmp_type = 129;
+    auto reply = feed(rep, kSec);
+    EXPECT_NE(na.flow, echo.flow);
+    EXPECT_EQ(echo.flow, reply.flow);
+    EXPECT_EQ(reply.dir, Direction::to_client);
+    EXPECT_EQ(echo.flow->client_addr().to_string(), "2001:db8:1::1");
+    // An echo reply seen first: its destination asked.
+    PacketSpec lone = rep;
+    lone.icmp_type = 0;
+    lone.proto = 1;
+    lone.src = "198.18.0.2";
+    lone.dst = "198.18.0.1";
+    auto r = feed(lone, kSec);
+    EXPECT_EQ(r.dir, Direction::to_client);
+    EXPECT_EQ(r.flow->client_addr().to_string(), "198.18.0.1");
+}
+
 TEST_F(FlowTableTest, FlowIdDependsOnlyOnKeyAndStart) {
     auto a = feed(tcp(true, tcpflag::syn), 5 * kSec);
     FlowTable other(1024, timeouts);
