@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <set>
@@ -327,11 +328,15 @@ alert tcp any any -> any any (msg:"overlapping literal"; flow:to_server; content
 alert tcp any any -> any any (msg:"pcre"; flow:to_server; content:"x"; pcre:"/x[0-9]{2,3}y/"; sid:151;)
 )");
     auto m = matcher(rs);
-    std::mt19937 rng(1234);
+    const char* seed_env = std::getenv("SLUICE_TEST_SEED");
+    std::mt19937 rng(seed_env ? static_cast<unsigned>(std::strtoul(seed_env, nullptr, 10)) : 1234u);
     const std::string alphabet = "abcxy0123456789";
     for (int round = 0; round < 200; ++round) {
         std::string data(50 + rng() % 400, ' ');
-        for (auto& ch : data) ch = alphabet[rng() % (rng() % 2 ? 3 : alphabet.size())];
+        for (auto& ch : data) {
+            const size_t range = rng() % 2 ? 3 : alphabet.size();
+            ch = alphabet[rng() % range];
+        }
         std::vector<size_t> cuts{0};
         while (cuts.back() < data.size()) cuts.push_back(std::min(data.size(), cuts.back() + 1 + rng() % 12));
         auto chunk_of = [&](size_t byte) {
@@ -358,9 +363,15 @@ alert tcp any any -> any any (msg:"pcre"; flow:to_server; content:"x"; pcre:"/x[
             ASSERT_LE(sink.count(151), 1u);
             if (sink.count(150)) got_lit.insert(c);
             if (sink.count(151)) got_re.insert(c);
+            for (const auto& h : sink.hits)
+                if (h.sid == 151 && std::getenv("SLUICE_TEST_VERBOSE"))
+                    std::fprintf(stderr, "chunk %zu [%zu,%zu) hit '%s' at %llu\n", c, cuts[c], cuts[c + 1], h.matched.c_str(),
+                                 static_cast<unsigned long long>(h.stream_offset));
         }
         ASSERT_EQ(got_lit, want_lit) << "round " << round << " data " << data;
-        ASSERT_EQ(got_re, want_re) << "round " << round << " data " << data;
+        std::string cut_text;
+        for (size_t c : cuts) cut_text += std::to_string(c) + " ";
+        ASSERT_EQ(got_re, want_re) << "round " << round << " data " << data << " cuts " << cut_text;
     }
 }
 
