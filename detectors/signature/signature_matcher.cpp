@@ -260,13 +260,13 @@ bool SignatureMatcher::header_ok(const Rule& r, const Ctx& c) const {
     return true;
 }
 
-std::span<const uint8_t> SignatureMatcher::tx_buffer(const AppTransaction& tx, const BufferMatch& bm, bool& ok) {
+std::span<const uint8_t> SignatureMatcher::tx_buffer(const AppTransaction& tx, int16_t buffer, bool dotprefix, bool& ok) {
     ok = false;
-    const auto b = static_cast<AppBuffer>(bm.buffer);
+    const auto b = static_cast<AppBuffer>(buffer);
     if (!tx.has(b)) return {};
     auto data = tx.get(b);
     ok = true;
-    if (!bm.dotprefix) return data;
+    if (!dotprefix) return data;
     if (data.size() + 1 > cfg_.max_transformed_bytes) {
         counters_.inc(SigCounter::transform_too_long);
         ok = false;
@@ -321,7 +321,7 @@ bool SignatureMatcher::evaluate(const Rule& r, Ctx& c, MatchSpan& span, std::spa
             if (r.app_proto != AppProto::unknown && r.app_proto != tx.proto) return false;
             for (const auto& bm : r.buffers) {
                 bool ok;
-                auto data = tx_buffer(tx, bm, ok);
+                auto data = tx_buffer(tx, bm.buffer, bm.dotprefix, ok);
                 if (!ok) return false;
                 MatchSpan s;
                 if (!inspector_.match(bm, InspectBuffer{data, 0, 0}, &s)) return false;
@@ -649,21 +649,11 @@ Verdict SignatureMatcher::inspect_transaction(const FlowFacts& flow, SigFlowStat
     sync_state(state);
     if (state.passed_) return Verdict::pass;
     begin();
-    for (size_t key = 0; key < RuleSet::kTxBufferKeys; ++key) {
-        const auto b = static_cast<AppBuffer>(key / 2);
-        if (!tx.has(b)) continue;
-        const RuleGroup& g = rules_->tx_group(key, tx.dir);
-        if (g.empty()) continue;
-        auto data = tx.get(b);
-        if (key & 1) {
-            BufferMatch dummy;
-            dummy.buffer = static_cast<int16_t>(b);
-            dummy.dotprefix = true;
-            bool ok;
-            data = tx_buffer(tx, dummy, ok);
-            if (!ok) continue;
-        }
-        collect_group(g, data);
+    for (uint16_t key : rules_->tx_keys(tx.dir)) {
+        bool ok;
+        auto data = tx_buffer(tx, static_cast<int16_t>(key / 2), (key & 1) != 0, ok);
+        if (!ok) continue;
+        collect_group(rules_->tx_group(key, tx.dir), data);
     }
     for (uint32_t r : rules_->tx_unbuffered(tx.dir)) collect(r);
     Ctx c = flow_ctx(flow, tx.dir, &state, ts_ns);

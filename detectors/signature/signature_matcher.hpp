@@ -247,7 +247,7 @@ private:
     bool evaluate(const Rule& r, Ctx& ctx, MatchSpan& span, std::span<const uint8_t>& buf, int16_t& buf_id);
     bool header_ok(const Rule& r, const Ctx& ctx) const;
     bool threshold_allows(const Rule& r, uint32_t rule_index, const Ctx& ctx, const ThresholdSpec& t);
-    std::span<const uint8_t> tx_buffer(const AppTransaction& tx, const BufferMatch& bm, bool& ok);
+    std::span<const uint8_t> tx_buffer(const AppTransaction& tx, int16_t buffer, bool dotprefix, bool& ok);
     static int on_literal(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void* ctx);
     static int on_prime(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void* ctx);
     void pending_add(SigFlowState::Dir& ds, uint32_t rule, uint64_t lit_end);
