@@ -8,7 +8,8 @@ scraping every second into a temporary storage folder. The test queries
 Prometheus's HTTP API: the series exist, and the counters move between
 scrapes while traffic (pings, an HTTP download, connections to the dropped
 port, malformed frames) crosses. A second sluice asking for the same
-metrics port exits 2 with one line and leaves the first one serving."""
+metrics port (a third: the same control socket) exits 2 with one line and
+leaves the first one serving."""
 
 import json
 import os
@@ -216,6 +217,21 @@ class MetricsScrapedByPrometheus(livenet.LiveTestCase):
         self.assertIn(str(SLUICE_PORT), err_lines[0])
         self.assertIn("metrics", err_lines[0])
         self.assertEqual(second.stdout().strip(), "", second.stdout())
+        # Likewise a third on a free metrics port but the first one's control socket.
+        third = livenet.Sluice(b, mode="ips", name="third", metrics=f"127.0.0.1:{SLUICE_PORT + 1}")
+        third.args[third.args.index("--control") + 1] = s.control
+        third.start(wait_forwarding=False)
+        try:
+            rc = third.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            livenet.stop_process(third.proc, signal.SIGKILL)
+            self.fail(f"the third sluice did not give up on a taken control socket:\n{third.log()}")
+        err_lines = [line for line in third.stderr().splitlines() if line.strip()]
+        self.assertEqual(rc, 2, f"third sluice exit status {rc}:\n{third.log()}")
+        self.assertEqual(len(err_lines), 1, f"expected one line on stderr:\n{third.stderr()}")
+        self.assertIn(s.control, err_lines[0])
+        r = s.ctl("uptime")
+        self.assertEqual(r.returncode, 0, f"the first sluice lost its control socket: {r.stdout} {r.stderr}")
         # The first one is unharmed: still forwarding and still scraped.
         self.assertTrue(s.alive(), s.log())
         self.assertTrue(b.ping(SRV_V4, count=2))
