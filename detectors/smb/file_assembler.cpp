@@ -55,7 +55,7 @@ bool pread_full(int fd, uint8_t* p, size_t n, uint64_t off) {
 
 // ---------------------------------------------------------------- FileContent
 
-FileContent FileContent::from_memory(std::vector<uint8_t> bytes) {
+FileContent FileContent::from_memory(FileBuffer bytes) {
     FileContent c;
     c.kind_ = Kind::memory;
     c.size_ = bytes.size();
@@ -101,11 +101,11 @@ void FileContent::reset() {
     kind_ = Kind::none;
     size_ = 0;
     path_.clear();
-    std::vector<uint8_t>().swap(mem_);
+    FileBuffer().swap(mem_);
 }
 
-std::vector<uint8_t> FileContent::take_memory() {
-    std::vector<uint8_t> out = std::move(mem_);
+FileBuffer FileContent::take_memory() {
+    FileBuffer out = std::move(mem_);
     mem_.clear();
     if (kind_ == Kind::memory) {
         kind_ = Kind::none;
@@ -288,10 +288,12 @@ void FileAssembler::store(uint64_t offset, std::span<const uint8_t> data) {
     const uint64_t need = offset + data.size();
     if (fd_ < 0) {
         if (need > mem_.size()) {
+            const uint64_t old = mem_.size();
             if (need > mem_accounted_ && !grow_memory(need)) {
                 if (!spill()) return;
             } else {
-                mem_.resize(need);
+                mem_.resize(need);  // not zeroed: the data covers [offset, need)
+                if (offset > old) std::memset(mem_.data() + old, 0, offset - old);  // a hole
             }
         }
         if (fd_ < 0) {
@@ -331,7 +333,6 @@ bool FileAssembler::grow_memory(uint64_t need) {
     }
     if (cap > mem_accounted_) mem_accounted_ = cap;
     mem_.reserve(cap);
-    mem_.resize(need);
     return true;
 }
 
@@ -359,7 +360,7 @@ bool FileAssembler::spill() {
     }
     c.inc(FileCounter::spilled_files);
     c.inc(FileCounter::spilled_bytes, kept_end_);
-    std::vector<uint8_t>().swap(mem_);
+    FileBuffer().swap(mem_);
     store_.release_memory(mem_accounted_);
     mem_accounted_ = 0;
     return true;
@@ -370,7 +371,7 @@ bool FileAssembler::spill() {
 void FileAssembler::drop_content() {
     if (mem_accounted_) store_.release_memory(mem_accounted_);
     mem_accounted_ = 0;
-    std::vector<uint8_t>().swap(mem_);
+    FileBuffer().swap(mem_);
     if (fd_ >= 0) {
         ::close(fd_);
         fd_ = -1;
