@@ -66,6 +66,26 @@ SignatureMatcher::Ctx flow_ctx(const FlowFacts& f, Direction dir, SigFlowState* 
 
 SigFlowState::~SigFlowState() { close_streams(); }
 
+SigFlowState::SigFlowState(SigFlowState&& o) noexcept { *this = std::move(o); }
+
+SigFlowState& SigFlowState::operator=(SigFlowState&& o) noexcept {
+    if (this == &o) return *this;
+    close_streams();
+    generation_ = o.generation_;
+    flowbit_epoch_ = o.flowbit_epoch_;
+    bits_ = o.bits_;
+    dir_ = o.dir_;
+    window_ = std::move(o.window_);
+    window_cap_ = o.window_cap_;
+    hs_stream_bytes_ = o.hs_stream_bytes_;
+    passed_ = o.passed_;
+    for (auto& d : o.dir_) d = Dir{};  // the streams now belong to *this
+    o.window_cap_ = 0;
+    o.generation_ = 0;
+    o.passed_ = false;
+    return *this;
+}
+
 void SigFlowState::close_streams() {
     for (auto& d : dir_) {
         if (d.hs) hs_close_stream(d.hs, nullptr, nullptr, nullptr);

@@ -124,6 +124,9 @@ public:
     ~SigFlowState();
     SigFlowState(const SigFlowState&) = delete;
     SigFlowState& operator=(const SigFlowState&) = delete;
+    // Movable, so flow tables may keep it by value (the source is left empty).
+    SigFlowState(SigFlowState&& o) noexcept;
+    SigFlowState& operator=(SigFlowState&& o) noexcept;
 
     bool passed() const { return passed_; }
     bool flowbit(uint16_t bit) const { return (bits_[bit / 64] >> (bit % 64)) & 1; }

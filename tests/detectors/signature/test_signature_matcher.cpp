@@ -375,6 +375,24 @@ alert tcp any any -> any any (msg:"pcre"; flow:to_server; content:"x"; pcre:"/x[
     }
 }
 
+TEST(FlowState, MovesKeepStreamProgress) {
+    auto rs = build(kStreamRules);
+    auto m = matcher(rs);
+    Sink sink;
+    SigFlowState a;
+    auto f = tcp_flow();
+    std::string one = "xxEVILPAT", two = "TERNxx";
+    m->inspect_stream(f, a, Direction::to_server, 0, bytes(one), 0, sink);
+    SigFlowState b(std::move(a));
+    std::vector<SigFlowState> table;
+    table.push_back(std::move(b));
+    table.emplace_back();
+    table.reserve(64);  // reallocation moves the states
+    m->inspect_stream(f, table[0], Direction::to_server, one.size(), bytes(two), 0, sink);
+    EXPECT_EQ(sink.count(100), 1u);
+    EXPECT_EQ(a.memory_bytes(), sizeof(SigFlowState));
+}
+
 TEST(StreamInspection, AtMostOncePerChunkAndDirectionMatters) {
     auto rs = build(kStreamRules);
     auto m = matcher(rs);
