@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.parse
 
@@ -158,8 +159,7 @@ class MetricsScrapedByPrometheus(livenet.LiveTestCase):
         self.assertEqual(before["drops_filter"], 0, before)
         self.assertEqual(before["malformed_ihl"], 0, before)
 
-        # Traffic: a rate-limited download that lasts a few seconds (so
-        # flows_active and busy_ratio are seen while it runs), pings,
+        # Traffic: a rate-limited download that lasts a few seconds, pings,
         # connections to the dropped port, malformed frames.
         dl = b.spawn(b.cli, ["curl", "-sS", "--fail", "--limit-rate", "2M", "-o", "/dev/null", "--max-time", "30",
                              f"http://{SRV_V4}:8080/f.bin"], "curl-slow")
@@ -168,17 +168,10 @@ class MetricsScrapedByPrometheus(livenet.LiveTestCase):
             b.run(b.cli, "curl", "-s", "--connect-timeout", "1", f"http://{SRV_V4}:8081/", check=False)
         b.run(b.cli, "/usr/bin/python3", "-c", MALFORMED_SENDER, b.cli_if, "10")
 
-        active = self.wait_for("sluice_flows_active > 0 during the download",
-                               lambda: (self.scalar("sum(sluice_flows_active)") or 0) > 0)
-        self.assertTrue(active)
-        busy = self.wait_for("sluice_worker_busy_ratio > 0 during the download",
-                             lambda: (self.scalar("max(sluice_worker_busy_ratio)") or 0) > 0)
-        self.assertTrue(busy)
-        ratio = self.scalar("max(sluice_worker_busy_ratio)")
-        self.assertLessEqual(ratio, 1.0)
+        self.assertGreater(self.scalar("sum(sluice_flows_active)") or 0, 0)
         in_use = self.scalar("sluice_mempool_in_use")
         self.assertIsNotNone(in_use)
-        self.assertLessEqual(in_use, 8192)
+        self.assertTrue(0 <= in_use <= 8192, in_use)
 
         def moved():
             now = {
@@ -199,8 +192,19 @@ class MetricsScrapedByPrometheus(livenet.LiveTestCase):
         self.assertGreaterEqual(after["malformed_udp"], 10, after)
         self.assertGreaterEqual(after["drops_filter"], 2, after)
         self.assertGreater(after["worker_packets"], before["worker_packets"] + 20, after)
-        # Prometheus itself saw the counter grow over its window.
+        # Prometheus itself saw the counter grow over its window, and the
+        # gauges move: flows come and go, the workers were busy at times.
         self.assertGreater(self.scalar("sum(increase(sluice_worker_packets_total[30s]))") or 0, 0)
+        active_max = self.scalar("max_over_time(sum(sluice_flows_active)[2m:1s])")
+        active_min = self.scalar("min_over_time(sum(sluice_flows_active)[2m:1s])")
+        self.assertGreater(active_max, active_min, "sluice_flows_active never changed")
+        busy_max = self.scalar("max(max_over_time(sluice_worker_busy_ratio[2m]))")
+        busy_min = self.scalar("min(min_over_time(sluice_worker_busy_ratio[2m]))")
+        print(f"flows_active {active_min:g}..{active_max:g}, busy ratio {busy_min:.2e}..{busy_max:.2e}, "
+              f"worker packets {before['worker_packets']:g} -> {after['worker_packets']:g}", file=sys.stderr)
+        self.assertTrue(0 < busy_max <= 1.0, f"sluice_worker_busy_ratio max {busy_max}")
+        self.assertGreaterEqual(busy_min, 0.0)
+        self.assertGreater(busy_max, busy_min, "sluice_worker_busy_ratio never changed")
         self.assertEqual(dl.wait(30), 0, f"the download failed:\n{b.log(dl)}")
 
         # A second sluice on the same metrics port: exit 2, one clear line.
