@@ -136,14 +136,20 @@ Status SignatureMatcher::use_rules(std::shared_ptr<const RuleSet> rules) {
     cands_ = std::make_unique<uint32_t[]>(n);
     lit_stamp_ = std::make_unique<uint32_t[]>(n);
     lit_end_ = std::make_unique<uint64_t[]>(n);
-    hits_ = std::make_unique<Counter[]>(n);
     rule_count_ = rules->rules().size();
     class_count_ = rules->classtypes().size() + 1;
-    by_class_ = std::make_unique<Counter[]>(class_count_);
+    auto block = std::make_shared<RuleCounters>();
+    block->rules = rules;
+    block->hits = std::make_unique<Counter[]>(n);
+    block->rule_count = rule_count_;
+    block->by_class = std::make_unique<Counter[]>(class_count_);
+    block->class_count = class_count_;
     cur_stamp_ = 0;
     cur_call_ = 0;
     ncands_ = 0;
     scratch_ = std::move(s);
+    counters_block_ = block;
+    published_.store(std::shared_ptr<const RuleCounters>(std::move(block)), std::memory_order_release);
     inspector_.reserve_captures(rules->max_pcre_captures());
     inspector_.bind(rules.get(), scratch_.get());
     rules_ = std::move(rules);
@@ -447,7 +453,7 @@ Verdict SignatureMatcher::confirm(Ctx& c, AlertSink& sink) {
                 c.state->passed_ = true;
                 counters_.inc(SigCounter::passed_flows);
             }
-            hits_[ri].add();
+            counters_block_->hits[ri].add();
             v = Verdict::pass;
             break;  // pass rules sort first: nothing else is inspected
         }
@@ -470,8 +476,8 @@ Verdict SignatureMatcher::confirm(Ctx& c, AlertSink& sink) {
         const size_t cls = r.classtype_index >= 0 && static_cast<size_t>(r.classtype_index) < class_count_ - 1
                                ? static_cast<size_t>(r.classtype_index)
                                : class_count_ - 1;
-        by_class_[cls].add();
-        hits_[ri].add();
+        counters_block_->by_class[cls].add();
+        counters_block_->hits[ri].add();
         AlertEvent ev;
         ev.rule = &r;
         ev.rule_index = ri;

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -195,6 +196,19 @@ constexpr std::string_view counter_name(SigCounter c) {
     return names[static_cast<size_t>(c)];
 }
 
+// Alert counters that belong to one rule set (indices into its rules and
+// classtypes). The worker writes them; other threads read them through
+// SignatureMatcher::rule_counters(), which stays valid across a reload.
+struct RuleCounters {
+    std::shared_ptr<const RuleSet> rules;
+    std::unique_ptr<Counter[]> hits;      // one per rules->rules() entry
+    std::unique_ptr<Counter[]> by_class;  // one per rules->classtypes() entry, then "none"
+    size_t rule_count = 0;
+    size_t class_count = 0;
+    std::span<const Counter> rule_hits() const { return {hits.get(), rule_count}; }
+    std::span<const Counter> alerts_by_classtype() const { return {by_class.get(), class_count}; }
+};
+
 class SignatureMatcher {
 public:
     // Clones the rule set's prototype scratch (allocates). Fails only on Hyperscan errors.
@@ -229,9 +243,13 @@ public:
     const CounterSet<SigCounter>& counters() const { return counters_; }
     const CounterSet<RuleAction>& alerts_by_action() const { return by_action_; }
     // One per RuleSet::classtypes() entry, then one for rules without a classtype.
-    std::span<const Counter> alerts_by_classtype() const { return {by_class_.get(), class_count_}; }
+    // (Owning thread only; other threads use rule_counters().)
+    std::span<const Counter> alerts_by_classtype() const { return counters_block_->alerts_by_classtype(); }
     // One per RuleSet::rules() entry of rules(): hits (alerts) per rule, for a top-N list.
-    std::span<const Counter> rule_hits() const { return {hits_.get(), rule_count_}; }
+    std::span<const Counter> rule_hits() const { return counters_block_->rule_hits(); }
+    // For the management thread (any thread): the per-rule and per-classtype
+    // counters of the current rule set, kept alive by the returned pointer.
+    std::shared_ptr<const RuleCounters> rule_counters() const { return published_.load(std::memory_order_acquire); }
     const MatcherConfig& config() const { return cfg_; }
     // Bytes per flow at most: fixed part + windows + Hyperscan stream state.
     size_t max_flow_state_bytes() const;
@@ -288,9 +306,9 @@ private:
     // counters
     CounterSet<SigCounter> counters_;
     CounterSet<RuleAction> by_action_;
-    std::unique_ptr<Counter[]> by_class_;
+    std::shared_ptr<RuleCounters> counters_block_;
+    std::atomic<std::shared_ptr<const RuleCounters>> published_;
     size_t class_count_ = 0;
-    std::unique_ptr<Counter[]> hits_;
     PayloadInspectorStats seen_inspector_{};
 };
 

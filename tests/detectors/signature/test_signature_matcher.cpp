@@ -731,6 +731,17 @@ alert udp any any -> any any (msg:"b"; content:"B"; sid:701;)
     }
     EXPECT_EQ(total, 4u);
     EXPECT_EQ(m->counters().get(SigCounter::alerts), 4u);
+    // the management thread's view survives a reload (it holds the old block)
+    auto before = m->rule_counters();
+    ASSERT_TRUE(before);
+    EXPECT_EQ(before->rules, rs);
+    ASSERT_TRUE(m->use_rules(build(R"(alert udp any any -> any any (content:"C"; sid:702;))")).ok());
+    EXPECT_EQ(before->rule_hits()[0].get(), 2u);
+    EXPECT_EQ(before->alerts_by_classtype()[0].get(), 2u);
+    auto after = m->rule_counters();
+    EXPECT_NE(after->rules, rs);
+    EXPECT_EQ(after->rule_count, 1u);
+    EXPECT_EQ(after->rule_hits()[0].get(), 0u);
     EXPECT_GT(m->counters().get(SigCounter::scans), 0u);
     EXPECT_GE(m->counters().get(SigCounter::candidates), m->counters().get(SigCounter::confirmed));
 }
