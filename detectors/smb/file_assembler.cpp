@@ -1,7 +1,6 @@
 #include "detectors/smb/file_assembler.hpp"
 
 #include <fcntl.h>
-#include <magic.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -145,17 +144,12 @@ FileStore::FileStore(FileStoreConfig cfg) : cfg_(std::move(cfg)) {
     sha256_ = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
     scratch_.resize(std::max<size_t>(kScratchSize, cfg_.magic_bytes));
     if (cfg_.magic) {
-        magic_ = magic_open(MAGIC_NONE);
-        if (magic_ && magic_load(magic_, nullptr) != 0) {
-            magic_close(magic_);
-            magic_ = nullptr;
-        }
-        if (!magic_) counters_.inc(FileCounter::magic_failures);
+        magic_ = std::make_unique<FileMagic>();
+        if (!magic_->available()) counters_.inc(FileCounter::magic_failures);
     }
 }
 
 FileStore::~FileStore() {
-    if (magic_) magic_close(magic_);
     if (sha256_) EVP_MD_free(sha256_);
 }
 
@@ -163,13 +157,7 @@ void FileStore::set_config(FileStoreConfig cfg) {
     const bool want_magic = cfg.magic;
     cfg_ = std::move(cfg);
     if (scratch_.size() < cfg_.magic_bytes) scratch_.resize(cfg_.magic_bytes);
-    if (want_magic && !magic_) {
-        magic_ = magic_open(MAGIC_NONE);
-        if (magic_ && magic_load(magic_, nullptr) != 0) {
-            magic_close(magic_);
-            magic_ = nullptr;
-        }
-    }
+    if (want_magic && !magic_) magic_ = std::make_unique<FileMagic>();
 }
 
 bool FileStore::reserve_memory(uint64_t n) {
@@ -421,7 +409,7 @@ bool FileAssembler::hash_from_storage(uint64_t from, uint64_t to) {
 }
 
 void FileAssembler::compute_magic(AssembledFile& out) {
-    if (!store_.magic_) return;
+    if (!store_.cfg_.magic || !store_.magic_available()) return;
     const uint64_t n = std::min<uint64_t>({store_.cfg_.magic_bytes, contiguous(), kept_end_});
     if (n == 0 || spill_failed_) return;
     const void* p = nullptr;
@@ -431,9 +419,8 @@ void FileAssembler::compute_magic(AssembledFile& out) {
         if (!pread_full(fd_, store_.scratch_.data(), static_cast<size_t>(n), 0)) return;
         p = store_.scratch_.data();
     }
-    const char* m = magic_buffer(store_.magic_, p, static_cast<size_t>(n));
-    if (m) out.magic = m;
-    else store_.counters().inc(FileCounter::magic_failures);
+    out.magic = store_.magic_->describe(std::span<const uint8_t>(static_cast<const uint8_t*>(p), static_cast<size_t>(n)));
+    if (out.magic.empty()) store_.counters().inc(FileCounter::magic_failures);
 }
 
 AssembledFile FileAssembler::finish(uint64_t required_end) {

@@ -32,11 +32,11 @@
 #include <vector>
 
 #include "dataplane/counters.hpp"
+#include "detectors/smb/file_magic.hpp"
 #include "detectors/smb/smb_config.hpp"
 
 struct evp_md_st;      // OpenSSL EVP_MD
 struct evp_md_ctx_st;  // OpenSSL EVP_MD_CTX
-struct magic_set;      // libmagic cookie
 
 namespace sluice {
 
@@ -146,7 +146,7 @@ struct AssembledFile {
     bool has_sha256 = false;
     std::array<uint8_t, 32> sha256{};
     uint64_t sha256_bytes = 0;   // the hash covers bytes [0, sha256_bytes): the whole file when COMPLETE
-    std::string magic;           // libmagic description, "" when off or unknown
+    std::string magic;           // libmagic description, "" when smb.file.magic is off or unknown
     FileContent content;         // kept bytes [0, content.size())
 };
 
@@ -165,7 +165,7 @@ public:
     uint64_t spill_used() const { return spill_used_; }
     const CounterSet<FileCounter>& counters() const { return counters_; }
     CounterSet<FileCounter>& counters() { return counters_; }
-    bool magic_available() const { return magic_ != nullptr; }
+    bool magic_available() const { return magic_ && magic_->available(); }
 
 private:
     friend class FileAssembler;
@@ -183,7 +183,7 @@ private:
     uint64_t last_uid_ = 0;
     CounterSet<FileCounter> counters_;
     evp_md_st* sha256_ = nullptr;
-    magic_set* magic_ = nullptr;
+    std::unique_ptr<FileMagic> magic_;  // only when cfg.magic
     std::vector<uint8_t> scratch_;  // pre-sized read buffer for spill re-reads
 };
 

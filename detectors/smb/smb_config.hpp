@@ -42,7 +42,7 @@ struct FileStoreConfig {
     uint64_t spill_total = 1ull << 30;       // bytes in spill files one worker may own at once
     std::string spill_dir = "/var/tmp";      // where spill files are made; "" disables spilling
     uint32_t max_ranges = 1024;              // disjoint byte ranges tracked per file
-    bool magic = true;                       // libmagic type of finished files
+    bool magic = false;                      // libmagic type of finished files, on the worker (slow: see FileMagic)
     uint32_t magic_bytes = 16384;            // leading bytes given to libmagic
 };
 
@@ -84,7 +84,7 @@ inline constexpr std::array<SmbConfigKey, 18> kSmbConfigKeys = {{
     {"smb.file.spill_total", "u64", "1073741824", "bytes of spill files one worker may own at once"},
     {"smb.file.spill_dir", "string", "/var/tmp", "directory for spill files (content of files past the memory caps); empty disables spilling"},
     {"smb.file.max_ranges", "u32", "1024", "disjoint byte ranges tracked per file (out-of-order writes); beyond, data is dropped and the file is TRUNCATED"},
-    {"smb.file.magic", "bool", "true", "libmagic type of finished files"},
+    {"smb.file.magic", "bool", "false", "libmagic type of finished files computed on the worker (0.1-10 ms per file); off: the scanner thread can fill it with FileMagic"},
     {"smb.file.magic_bytes", "u32", "16384", "leading bytes of a file given to libmagic"},
     {"smb.file.enabled", "bool", "true", "carve files at all (off: SMB is decoded and logged, no file content kept)"},
 }};
