@@ -151,6 +151,10 @@ public:
     DocumentReader(std::string name, std::vector<ConfigValue>& values, bool fixed_where)
         : name_(std::move(name)), values_(values), fixed_(fixed_where) {}
 
+    // Text taken from the document so far; aliases can repeat a node many
+    // times, so this is what bounds memory, not the file size.
+    bool over_budget() const { return taken_ > kMaxExpandedBytes; }
+
     Status read_root(const YAML::Node& root) {
         if (root.IsNull()) return {};
         if (!root.IsMap())
@@ -176,6 +180,8 @@ public:
                             return make_error(located(where(item.Mark(), key_mark), item_label, fmt::format("expected a string, got {}", node_kind(item))));
                         if (auto tag = local_tag(item)) return make_error(located(where(item.Mark(), key_mark), item_label, *tag));
                         if (auto st = check_list_item(key, item.Scalar()); !st) return make_error(located(where(item.Mark(), key_mark), item_label, st.message()));
+                        take(item.Scalar().size());
+                        if (over_budget()) return budget_error(item.Mark());
                         nv.list.push_back(item.Scalar());
                         ++i;
                     }
@@ -200,6 +206,8 @@ public:
         } else if (v.IsScalar()) {
             if (auto tag = local_tag(v)) return fail(label, *tag);
             text = v.Scalar();
+            take(text.size());
+            if (over_budget()) return budget_error(v.Mark());
         } else {
             return fail(label, fmt::format("expected {}, got {}", describe_expected(key), node_kind(v)));
         }
@@ -244,8 +252,9 @@ private:
 
     // A YAML scalar, or a flow sequence of scalars joined back into "[a,b]"
     // (for specs written without quotes).
-    static std::optional<std::string> spec_text(const YAML::Node& v) {
+    std::optional<std::string> spec_text(const YAML::Node& v) {
         if (v.IsScalar()) {
+            take(v.Scalar().size() + v.Tag().size());
             if (v.Tag().size() > 1 && v.Tag()[0] == '!') return v.Tag() + v.Scalar();  // an unquoted "!80": YAML's tag
             return v.Scalar();
         }
@@ -255,6 +264,8 @@ private:
         for (const auto& item : v) {
             if (!item.IsScalar()) return std::nullopt;
             if (i++) out += ",";
+            take(item.Scalar().size() + item.Tag().size());
+            if (over_budget()) return std::nullopt;
             if (item.Tag().size() > 1 && item.Tag()[0] == '!') out += item.Tag();
             out += item.Scalar();
         }
@@ -278,6 +289,7 @@ private:
                                           fmt::format("bad variable name {} (letters, digits and '_', up to 64)", quote_text(name))));
             if (!seen.insert(name).second) return make_error(located(kw, entry, "duplicate variable"));
             auto text = spec_text(val);
+            if (over_budget()) return budget_error(val.Mark());
             if (!text) return make_error(located(kw, entry, fmt::format("expected a specification string, got {}", node_kind(val))));
             if (text->empty()) return make_error(located(kw, entry, "empty specification"));
             out.map[name] = *text;
@@ -299,6 +311,7 @@ private:
         for (const auto& item : v) {
             std::string item_label = fmt::format("{}[{}]", key.path, index);
             std::string iw = where(item.Mark(), v.Mark());
+            if (index >= kMaxFilterRules) return make_error(located(iw, key.path, fmt::format("more than {} rules", kMaxFilterRules)));
             if (!item.IsMap()) return make_error(located(iw, item_label, fmt::format("expected a rule (a map), got {}", node_kind(item))));
             FilterRuleSpec spec;
             spec.where_item = iw;
@@ -318,6 +331,7 @@ private:
                 std::string vw = kw;  // errors point at the rule key
                 std::string field_label = fmt::format("{}.{}", item_label, name);
                 auto text = spec_text(val);
+                if (over_budget()) return budget_error(val.Mark());
                 if (!text) return make_error(located(vw, field_label, fmt::format("expected a string, got {}", node_kind(val))));
                 if (text->empty()) return make_error(located(vw, field_label, "empty value"));
                 if (auto st = check_rule_field(static_cast<FilterField>(fi), *text); !st) return make_error(located(vw, field_label, st.message()));
@@ -355,9 +369,17 @@ private:
         }
     }
 
+    // Counts text taken from the document (see over_budget()).
+    void take(size_t bytes) { taken_ += bytes + 1; }
+    Status budget_error(const YAML::Mark& m) const {
+        return make_error(located(where(m), "", fmt::format("the configuration is larger than {} bytes once YAML aliases are expanded",
+                                                             kMaxExpandedBytes)));
+    }
+
     std::string name_;
     std::vector<ConfigValue>& values_;
     bool fixed_;
+    size_t taken_ = 0;
 };
 
 Status apply_override(const ConfigOverride& o, std::vector<ConfigValue>& values) {
@@ -433,8 +455,9 @@ const std::string& field_where(const FilterRuleSpec& r, FilterField f) {
     return w.empty() ? r.where_item : w;
 }
 
-Status build_filter_rules(const ConfigValue& v, Config& cfg) {
+Status build_filter_rules(const ConfigValue& v, Config& cfg, SpecResolver& specs) {
     auto fields = filter_rule_fields();
+    size_t ranges = 0;
     cfg.filter.rules.clear();
     cfg.filter.rules.reserve(v.rules.size());
     for (size_t i = 0; i < v.rules.size(); ++i) {
@@ -455,16 +478,16 @@ Status build_filter_rules(const ConfigValue& v, Config& cfg) {
         auto proto = parse_ip_proto(text(FilterField::proto));
         if (!proto) return fail(FilterField::proto, proto.message());
         rule.ip_proto = *proto;
-        auto src = parse_address_spec(text(FilterField::src), cfg.address_groups);
+        auto src = specs.address(text(FilterField::src));
         if (!src) return fail(FilterField::src, src.message());
         rule.src = std::move(*src);
-        auto dst = parse_address_spec(text(FilterField::dst), cfg.address_groups);
+        auto dst = specs.address(text(FilterField::dst));
         if (!dst) return fail(FilterField::dst, dst.message());
         rule.dst = std::move(*dst);
-        auto sp = parse_port_spec(text(FilterField::src_port), cfg.port_groups);
+        auto sp = specs.port(text(FilterField::src_port));
         if (!sp) return fail(FilterField::src_port, sp.message());
         rule.src_ports = std::move(*sp);
-        auto dp = parse_port_spec(text(FilterField::dst_port), cfg.port_groups);
+        auto dp = specs.port(text(FilterField::dst_port));
         if (!dp) return fail(FilterField::dst_port, dp.message());
         rule.dst_ports = std::move(*dp);
         bool has_ports = rule.ip_proto == 0 || rule.ip_proto == 6 || rule.ip_proto == 17 || rule.ip_proto == 132;
@@ -472,6 +495,10 @@ Status build_filter_rules(const ConfigValue& v, Config& cfg) {
             if (!rule.src_ports.any()) return fail(FilterField::src_port, fmt::format("ports need proto tcp, udp, sctp or any, not {}", text(FilterField::proto)));
             if (!rule.dst_ports.any()) return fail(FilterField::dst_port, fmt::format("ports need proto tcp, udp, sctp or any, not {}", text(FilterField::proto)));
         }
+        ranges += rule.src.range_count() + rule.dst.range_count() + rule.src_ports.ranges.size() + rule.dst_ports.ranges.size();
+        if (ranges > kMaxFilterRanges)
+            return make_error(located(spec.where_item, fmt::format("filter.rules[{}]", i),
+                                      fmt::format("the filter rules hold more than {} address and port ranges together", kMaxFilterRanges)));
         rule.both_directions = text(FilterField::direction) == "both";
         // "file:line" for logs: the item's location without its column.
         rule.where = spec.where_item;
@@ -493,6 +520,7 @@ Result<Config> build_config(const std::vector<ConfigValue>& values) {
         if (auto st = keys[i].apply(cfg, values[i]); !st) return make_error(located(values[i].where, label_for(values[i].where, keys[i].path), st.message()));
     }
     // Variables: each must resolve against all of them.
+    SpecResolver specs(cfg.address_groups, cfg.port_groups);
     for (const auto& k : keys) {
         if (k.type != KeyType::string_map) continue;
         const ConfigValue& v = values[config_key_index(k)];
@@ -502,10 +530,10 @@ Result<Config> build_config(const std::vector<ConfigValue>& values) {
             // Through "$NAME", so that errors read "in $NAME: ..." and loops start at NAME.
             std::string ref = "$" + name;
             if (addresses) {
-                auto r = parse_address_spec(ref, cfg.address_groups);
+                auto r = specs.address(ref);
                 if (!r) st = r.error();
             } else {
-                auto r = parse_port_spec(ref, cfg.port_groups);
+                auto r = specs.port(ref);
                 if (!r) st = r.error();
             }
             if (!st) {
@@ -527,7 +555,7 @@ Result<Config> build_config(const std::vector<ConfigValue>& values) {
         }
     }
     const auto& rules_value = values[config_key_index(*find_config_key("filter.rules"))];
-    if (auto st = build_filter_rules(rules_value, cfg); !st) return st.error();
+    if (auto st = build_filter_rules(rules_value, cfg, specs); !st) return st.error();
 
     // One capture source at most.
     const char* sources[] = {"capture.pcap", "capture.iface", "capture.inline"};
@@ -585,6 +613,21 @@ Result<ConfigDocument> load_text(std::string_view yaml, const std::string& name,
     return finish(std::move(values), overrides, std::move(source));
 }
 
+// Errors are one line: key names and YAML's own messages can hold any byte.
+Result<ConfigDocument> one_line(Result<ConfigDocument> r) {
+    if (r.ok()) return r;
+    const std::string& m = r.message();
+    bool clean = std::none_of(m.begin(), m.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
+    if (clean) return r;
+    std::string out;
+    for (char ch : m) {
+        auto u = static_cast<unsigned char>(ch);
+        if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
+        else out += ch;
+    }
+    return make_error(std::move(out));
+}
+
 std::vector<ConfigOverride> as_overrides(std::span<const std::string> assignments) {
     std::vector<ConfigOverride> out;
     out.reserve(assignments.size());
@@ -592,15 +635,7 @@ std::vector<ConfigOverride> as_overrides(std::span<const std::string> assignment
     return out;
 }
 
-}  // namespace
-
-std::string suggest_key(std::string_view unknown_path) { return suggest_among(unknown_path, known_paths()); }
-
-Result<ConfigDocument> load_config_text(std::string_view yaml, std::string_view name, std::span<const ConfigOverride> overrides) {
-    return load_text(yaml, std::string(name), overrides, std::string(name));
-}
-
-Result<ConfigDocument> load_config_document(const std::string& path, std::span<const ConfigOverride> overrides) {
+Result<ConfigDocument> read_config_file(const std::string& path, std::span<const ConfigOverride> overrides) {
     if (path.empty()) return finish(default_config_values(), overrides, {});
     std::error_code ec;
     auto status = std::filesystem::status(path, ec);
@@ -618,6 +653,20 @@ Result<ConfigDocument> load_config_document(const std::string& path, std::span<c
     if (in.bad()) return make_error(fmt::format("{}: cannot read the configuration file: read error", path));
     return load_text(text, path, overrides, path);
 }
+
+
+}  // namespace
+
+std::string suggest_key(std::string_view unknown_path) { return suggest_among(unknown_path, known_paths()); }
+
+Result<ConfigDocument> load_config_text(std::string_view yaml, std::string_view name, std::span<const ConfigOverride> overrides) {
+    return one_line(load_text(yaml, std::string(name), overrides, std::string(name)));
+}
+
+Result<ConfigDocument> load_config_document(const std::string& path, std::span<const ConfigOverride> overrides) {
+    return one_line(read_config_file(path, overrides));
+}
+
 
 Result<Config> load_config(const std::string& path, std::span<const ConfigOverride> overrides) {
     auto doc = load_config_document(path, overrides);

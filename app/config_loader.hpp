@@ -36,8 +36,8 @@ struct ConfigDocument {
     std::vector<ConfigValue> values;
 };
 
-// Config files larger than this are refused (bounded memory at start-up).
-inline constexpr size_t kMaxConfigFileBytes = 16u << 20;
+// Limits (kMaxConfigFileBytes, kMaxExpandedBytes, kMaxFilterRules,
+// kMaxFilterRanges) are in app/config_schema.hpp.
 
 // Loads the file (or only the defaults when the path is empty), then applies
 // the overrides in order.

@@ -865,7 +865,12 @@ std::string config_reference_markdown() {
         "  (`--set flow.capacity=1000000`, `--set eve.types=alert,flow`,\n"
         "  `--set vars.address-groups.PLANT=[198.18.0.0/24]`, `--set 'filter.rules=[{action: drop, proto: tcp, dst-port: 23}]'`);\n"
         "  the dedicated options (`--workers`, `--pcap`, ...) are shorthands listed in the tables.\n"
-        "  `--pcap`, `--iface` and `--inline` each replace the capture source of the file.\n"
+        "  `--pcap`, `--iface` and `--inline` each replace the capture source of the file.\n";
+    out += fmt::format(
+        "- Limits: the file is at most {} ({} once YAML aliases are expanded); at most {} filter rules,\n"
+        "  holding at most {} address and port ranges together.\n",
+        format_size(kMaxConfigFileBytes), format_size(kMaxExpandedBytes), kMaxFilterRules, kMaxFilterRanges);
+    out +=
         "\n"
         "## Value types\n"
         "\n"

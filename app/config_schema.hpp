@@ -12,6 +12,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -22,6 +23,13 @@
 #include "dataplane/result.hpp"
 
 namespace sluice {
+
+// Bounds on what a configuration may ask for at start-up (memory and time
+// stay bounded whatever the file says):
+inline constexpr size_t kMaxConfigFileBytes = 16u << 20;   // the file itself
+inline constexpr size_t kMaxExpandedBytes = 64u << 20;     // text after YAML aliases (*name) are expanded
+inline constexpr size_t kMaxFilterRules = 65535;           // Flow::filter_rule holds index + 1 in 16 bits
+inline constexpr size_t kMaxFilterRanges = 1u << 20;       // address and port ranges of all filter rules together
 
 enum class KeyType : uint8_t {
     boolean,       // true/false (also yes/no, on/off)

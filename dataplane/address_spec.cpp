@@ -349,16 +349,7 @@ private:
     std::vector<std::string_view> stack_;
 };
 
-}  // namespace
-
-Result<IpRangeSet> parse_address_spec(std::string_view text, const VarMap& address_groups) {
-    SpecParser<AddressKind> p(address_groups);
-    return p.parse_whole(text, 0);
-}
-
-Result<PortSet> parse_port_spec(std::string_view text, const VarMap& port_groups) {
-    SpecParser<PortKind> p(port_groups);
-    auto set = p.parse_whole(text, 0);
+Result<PortSet> to_port_set(Result<Ports> set) {
     if (!set) return set.error();
     PortSet out;
     if (set->full()) return out;  // any
@@ -369,5 +360,31 @@ Result<PortSet> parse_port_spec(std::string_view text, const VarMap& port_groups
     for (const auto& r : chosen.r) out.ranges.push_back({static_cast<uint16_t>(r.first), static_cast<uint16_t>(r.second)});
     return out;
 }
+
+}  // namespace
+
+Result<IpRangeSet> parse_address_spec(std::string_view text, const VarMap& address_groups) {
+    SpecParser<AddressKind> p(address_groups);
+    return p.parse_whole(text, 0);
+}
+
+Result<PortSet> parse_port_spec(std::string_view text, const VarMap& port_groups) {
+    SpecParser<PortKind> p(port_groups);
+    return to_port_set(p.parse_whole(text, 0));
+}
+
+struct SpecResolver::Parsers {
+    SpecParser<AddressKind> address;
+    SpecParser<PortKind> port;
+};
+
+SpecResolver::SpecResolver(const VarMap& address_groups, const VarMap& port_groups)
+    : parsers_(std::make_unique<Parsers>(Parsers{SpecParser<AddressKind>(address_groups), SpecParser<PortKind>(port_groups)})) {}
+
+SpecResolver::~SpecResolver() = default;
+
+Result<IpRangeSet> SpecResolver::address(std::string_view text) { return parsers_->address.parse_whole(text, 0); }
+
+Result<PortSet> SpecResolver::port(std::string_view text) { return to_port_set(parsers_->port.parse_whole(text, 0)); }
 
 }  // namespace sluice

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,5 +55,23 @@ inline constexpr int kMaxSpecNesting = 64;
 Result<IpRangeSet> parse_address_spec(std::string_view text, const VarMap& address_groups);
 // Parses a port specification.
 Result<PortSet> parse_port_spec(std::string_view text, const VarMap& port_groups);
+
+// Parses many specifications against the same variables (a rule set, the
+// filter list), resolving each variable once for all of them. The maps must
+// outlive the resolver. Not thread-safe; results are independent values.
+class SpecResolver {
+public:
+    SpecResolver(const VarMap& address_groups, const VarMap& port_groups);
+    ~SpecResolver();
+    SpecResolver(const SpecResolver&) = delete;
+    SpecResolver& operator=(const SpecResolver&) = delete;
+
+    Result<IpRangeSet> address(std::string_view text);
+    Result<PortSet> port(std::string_view text);
+
+private:
+    struct Parsers;
+    std::unique_ptr<Parsers> parsers_;
+};
 
 }  // namespace sluice

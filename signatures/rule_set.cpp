@@ -538,7 +538,10 @@ Result<std::shared_ptr<const RuleSet>> RuleCompiler::run(LoadedRules loaded, con
         for (size_t d = 0; d < 2; ++d) pkt[c][d].finish(rs->packet_[c][d], HS_MODE_BLOCK, jobs);
     for (size_t d = 0; d < 2; ++d) stream[d].finish(rs->stream_[d], HS_MODE_STREAM, jobs);
     for (size_t k = 0; k < RuleSet::kTxBufferKeys; ++k)
-        for (size_t d = 0; d < 2; ++d) tx[k][d].finish(rs->tx_[k][d], HS_MODE_BLOCK, jobs);
+        for (size_t d = 0; d < 2; ++d) {
+            tx[k][d].finish(rs->tx_[k][d], HS_MODE_BLOCK, jobs);
+            if (!rs->tx_[k][d].empty()) rs->tx_keys_[d].push_back(static_cast<uint16_t>(k));
+        }
 
     // IP-only address index
     auto build_index = [&](AddressIndex& idx, bool by_src) {

@@ -116,6 +116,8 @@ public:
     // buffer_key = AppBuffer index * 2 + dotprefix
     const RuleGroup& tx_group(size_t buffer_key, Direction d) const { return tx_[buffer_key][index(d)]; }
     const std::vector<uint32_t>& tx_unbuffered(Direction d) const { return tx_plain_[index(d)]; }
+    // The buffer keys whose tx group has rules, per direction (so a transaction visits only those).
+    const std::vector<uint16_t>& tx_keys(Direction d) const { return tx_keys_[index(d)]; }
     const std::vector<uint32_t>& record_rules(AppProto p) const { return record_[static_cast<size_t>(p)]; }
     const AddressIndex& ip_only_by_src() const { return ip_src_; }
     const AddressIndex& ip_only_by_dst() const { return ip_dst_; }
@@ -145,6 +147,7 @@ private:
     std::array<RuleGroup, 2> stream_;
     std::array<std::array<RuleGroup, 2>, kTxBufferKeys> tx_;
     std::array<std::vector<uint32_t>, 2> tx_plain_;
+    std::array<std::vector<uint16_t>, 2> tx_keys_;
     std::array<std::vector<uint32_t>, static_cast<size_t>(AppProto::count)> record_;
     AddressIndex ip_src_, ip_dst_;
     std::vector<uint32_t> ip_plain_;

@@ -66,6 +66,26 @@ SignatureMatcher::Ctx flow_ctx(const FlowFacts& f, Direction dir, SigFlowState* 
 
 SigFlowState::~SigFlowState() { close_streams(); }
 
+SigFlowState::SigFlowState(SigFlowState&& o) noexcept { *this = std::move(o); }
+
+SigFlowState& SigFlowState::operator=(SigFlowState&& o) noexcept {
+    if (this == &o) return *this;
+    close_streams();
+    generation_ = o.generation_;
+    flowbit_epoch_ = o.flowbit_epoch_;
+    bits_ = o.bits_;
+    dir_ = o.dir_;
+    window_ = std::move(o.window_);
+    window_cap_ = o.window_cap_;
+    hs_stream_bytes_ = o.hs_stream_bytes_;
+    passed_ = o.passed_;
+    for (auto& d : o.dir_) d = Dir{};  // the streams now belong to *this
+    o.window_cap_ = 0;
+    o.generation_ = 0;
+    o.passed_ = false;
+    return *this;
+}
+
 void SigFlowState::close_streams() {
     for (auto& d : dir_) {
         if (d.hs) hs_close_stream(d.hs, nullptr, nullptr, nullptr);
@@ -116,14 +136,20 @@ Status SignatureMatcher::use_rules(std::shared_ptr<const RuleSet> rules) {
     cands_ = std::make_unique<uint32_t[]>(n);
     lit_stamp_ = std::make_unique<uint32_t[]>(n);
     lit_end_ = std::make_unique<uint64_t[]>(n);
-    hits_ = std::make_unique<Counter[]>(n);
     rule_count_ = rules->rules().size();
     class_count_ = rules->classtypes().size() + 1;
-    by_class_ = std::make_unique<Counter[]>(class_count_);
+    auto block = std::make_shared<RuleCounters>();
+    block->rules = rules;
+    block->hits = std::make_unique<Counter[]>(n);
+    block->rule_count = rule_count_;
+    block->by_class = std::make_unique<Counter[]>(class_count_);
+    block->class_count = class_count_;
     cur_stamp_ = 0;
     cur_call_ = 0;
     ncands_ = 0;
     scratch_ = std::move(s);
+    counters_block_ = block;
+    published_.store(std::shared_ptr<const RuleCounters>(std::move(block)), std::memory_order_release);
     inspector_.reserve_captures(rules->max_pcre_captures());
     inspector_.bind(rules.get(), scratch_.get());
     rules_ = std::move(rules);
@@ -260,13 +286,13 @@ bool SignatureMatcher::header_ok(const Rule& r, const Ctx& c) const {
     return true;
 }
 
-std::span<const uint8_t> SignatureMatcher::tx_buffer(const AppTransaction& tx, const BufferMatch& bm, bool& ok) {
+std::span<const uint8_t> SignatureMatcher::tx_buffer(const AppTransaction& tx, int16_t buffer, bool dotprefix, bool& ok) {
     ok = false;
-    const auto b = static_cast<AppBuffer>(bm.buffer);
+    const auto b = static_cast<AppBuffer>(buffer);
     if (!tx.has(b)) return {};
     auto data = tx.get(b);
     ok = true;
-    if (!bm.dotprefix) return data;
+    if (!dotprefix) return data;
     if (data.size() + 1 > cfg_.max_transformed_bytes) {
         counters_.inc(SigCounter::transform_too_long);
         ok = false;
@@ -321,7 +347,7 @@ bool SignatureMatcher::evaluate(const Rule& r, Ctx& c, MatchSpan& span, std::spa
             if (r.app_proto != AppProto::unknown && r.app_proto != tx.proto) return false;
             for (const auto& bm : r.buffers) {
                 bool ok;
-                auto data = tx_buffer(tx, bm, ok);
+                auto data = tx_buffer(tx, bm.buffer, bm.dotprefix, ok);
                 if (!ok) return false;
                 MatchSpan s;
                 if (!inspector_.match(bm, InspectBuffer{data, 0, 0}, &s)) return false;
@@ -427,7 +453,7 @@ Verdict SignatureMatcher::confirm(Ctx& c, AlertSink& sink) {
                 c.state->passed_ = true;
                 counters_.inc(SigCounter::passed_flows);
             }
-            hits_[ri].add();
+            counters_block_->hits[ri].add();
             v = Verdict::pass;
             break;  // pass rules sort first: nothing else is inspected
         }
@@ -450,8 +476,8 @@ Verdict SignatureMatcher::confirm(Ctx& c, AlertSink& sink) {
         const size_t cls = r.classtype_index >= 0 && static_cast<size_t>(r.classtype_index) < class_count_ - 1
                                ? static_cast<size_t>(r.classtype_index)
                                : class_count_ - 1;
-        by_class_[cls].add();
-        hits_[ri].add();
+        counters_block_->by_class[cls].add();
+        counters_block_->hits[ri].add();
         AlertEvent ev;
         ev.rule = &r;
         ev.rule_index = ri;
@@ -649,21 +675,11 @@ Verdict SignatureMatcher::inspect_transaction(const FlowFacts& flow, SigFlowStat
     sync_state(state);
     if (state.passed_) return Verdict::pass;
     begin();
-    for (size_t key = 0; key < RuleSet::kTxBufferKeys; ++key) {
-        const auto b = static_cast<AppBuffer>(key / 2);
-        if (!tx.has(b)) continue;
-        const RuleGroup& g = rules_->tx_group(key, tx.dir);
-        if (g.empty()) continue;
-        auto data = tx.get(b);
-        if (key & 1) {
-            BufferMatch dummy;
-            dummy.buffer = static_cast<int16_t>(b);
-            dummy.dotprefix = true;
-            bool ok;
-            data = tx_buffer(tx, dummy, ok);
-            if (!ok) continue;
-        }
-        collect_group(g, data);
+    for (uint16_t key : rules_->tx_keys(tx.dir)) {
+        bool ok;
+        auto data = tx_buffer(tx, static_cast<int16_t>(key / 2), (key & 1) != 0, ok);
+        if (!ok) continue;
+        collect_group(rules_->tx_group(key, tx.dir), data);
     }
     for (uint32_t r : rules_->tx_unbuffered(tx.dir)) collect(r);
     Ctx c = flow_ctx(flow, tx.dir, &state, ts_ns);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -124,6 +125,9 @@ public:
     ~SigFlowState();
     SigFlowState(const SigFlowState&) = delete;
     SigFlowState& operator=(const SigFlowState&) = delete;
+    // Movable, so flow tables may keep it by value (the source is left empty).
+    SigFlowState(SigFlowState&& o) noexcept;
+    SigFlowState& operator=(SigFlowState&& o) noexcept;
 
     bool passed() const { return passed_; }
     bool flowbit(uint16_t bit) const { return (bits_[bit / 64] >> (bit % 64)) & 1; }
@@ -192,6 +196,19 @@ constexpr std::string_view counter_name(SigCounter c) {
     return names[static_cast<size_t>(c)];
 }
 
+// Alert counters that belong to one rule set (indices into its rules and
+// classtypes). The worker writes them; other threads read them through
+// SignatureMatcher::rule_counters(), which stays valid across a reload.
+struct RuleCounters {
+    std::shared_ptr<const RuleSet> rules;
+    std::unique_ptr<Counter[]> hits;      // one per rules->rules() entry
+    std::unique_ptr<Counter[]> by_class;  // one per rules->classtypes() entry, then "none"
+    size_t rule_count = 0;
+    size_t class_count = 0;
+    std::span<const Counter> rule_hits() const { return {hits.get(), rule_count}; }
+    std::span<const Counter> alerts_by_classtype() const { return {by_class.get(), class_count}; }
+};
+
 class SignatureMatcher {
 public:
     // Clones the rule set's prototype scratch (allocates). Fails only on Hyperscan errors.
@@ -226,9 +243,13 @@ public:
     const CounterSet<SigCounter>& counters() const { return counters_; }
     const CounterSet<RuleAction>& alerts_by_action() const { return by_action_; }
     // One per RuleSet::classtypes() entry, then one for rules without a classtype.
-    std::span<const Counter> alerts_by_classtype() const { return {by_class_.get(), class_count_}; }
+    // (Owning thread only; other threads use rule_counters().)
+    std::span<const Counter> alerts_by_classtype() const { return counters_block_->alerts_by_classtype(); }
     // One per RuleSet::rules() entry of rules(): hits (alerts) per rule, for a top-N list.
-    std::span<const Counter> rule_hits() const { return {hits_.get(), rule_count_}; }
+    std::span<const Counter> rule_hits() const { return counters_block_->rule_hits(); }
+    // For the management thread (any thread): the per-rule and per-classtype
+    // counters of the current rule set, kept alive by the returned pointer.
+    std::shared_ptr<const RuleCounters> rule_counters() const { return published_.load(std::memory_order_acquire); }
     const MatcherConfig& config() const { return cfg_; }
     // Bytes per flow at most: fixed part + windows + Hyperscan stream state.
     size_t max_flow_state_bytes() const;
@@ -247,7 +268,7 @@ private:
     bool evaluate(const Rule& r, Ctx& ctx, MatchSpan& span, std::span<const uint8_t>& buf, int16_t& buf_id);
     bool header_ok(const Rule& r, const Ctx& ctx) const;
     bool threshold_allows(const Rule& r, uint32_t rule_index, const Ctx& ctx, const ThresholdSpec& t);
-    std::span<const uint8_t> tx_buffer(const AppTransaction& tx, const BufferMatch& bm, bool& ok);
+    std::span<const uint8_t> tx_buffer(const AppTransaction& tx, int16_t buffer, bool dotprefix, bool& ok);
     static int on_literal(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void* ctx);
     static int on_prime(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void* ctx);
     void pending_add(SigFlowState::Dir& ds, uint32_t rule, uint64_t lit_end);
@@ -285,9 +306,9 @@ private:
     // counters
     CounterSet<SigCounter> counters_;
     CounterSet<RuleAction> by_action_;
-    std::unique_ptr<Counter[]> by_class_;
+    std::shared_ptr<RuleCounters> counters_block_;
+    std::atomic<std::shared_ptr<const RuleCounters>> published_;
     size_t class_count_ = 0;
-    std::unique_ptr<Counter[]> hits_;
     PayloadInspectorStats seen_inspector_{};
 };
 

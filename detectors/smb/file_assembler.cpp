@@ -1,7 +1,6 @@
 #include "detectors/smb/file_assembler.hpp"
 
 #include <fcntl.h>
-#include <magic.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -55,7 +54,7 @@ bool pread_full(int fd, uint8_t* p, size_t n, uint64_t off) {
 
 // ---------------------------------------------------------------- FileContent
 
-FileContent FileContent::from_memory(std::vector<uint8_t> bytes) {
+FileContent FileContent::from_memory(FileBuffer bytes) {
     FileContent c;
     c.kind_ = Kind::memory;
     c.size_ = bytes.size();
@@ -101,11 +100,11 @@ void FileContent::reset() {
     kind_ = Kind::none;
     size_ = 0;
     path_.clear();
-    std::vector<uint8_t>().swap(mem_);
+    FileBuffer().swap(mem_);
 }
 
-std::vector<uint8_t> FileContent::take_memory() {
-    std::vector<uint8_t> out = std::move(mem_);
+FileBuffer FileContent::take_memory() {
+    FileBuffer out = std::move(mem_);
     mem_.clear();
     if (kind_ == Kind::memory) {
         kind_ = Kind::none;
@@ -145,17 +144,12 @@ FileStore::FileStore(FileStoreConfig cfg) : cfg_(std::move(cfg)) {
     sha256_ = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
     scratch_.resize(std::max<size_t>(kScratchSize, cfg_.magic_bytes));
     if (cfg_.magic) {
-        magic_ = magic_open(MAGIC_NONE);
-        if (magic_ && magic_load(magic_, nullptr) != 0) {
-            magic_close(magic_);
-            magic_ = nullptr;
-        }
-        if (!magic_) counters_.inc(FileCounter::magic_failures);
+        magic_ = std::make_unique<FileMagic>();
+        if (!magic_->available()) counters_.inc(FileCounter::magic_failures);
     }
 }
 
 FileStore::~FileStore() {
-    if (magic_) magic_close(magic_);
     if (sha256_) EVP_MD_free(sha256_);
 }
 
@@ -163,13 +157,7 @@ void FileStore::set_config(FileStoreConfig cfg) {
     const bool want_magic = cfg.magic;
     cfg_ = std::move(cfg);
     if (scratch_.size() < cfg_.magic_bytes) scratch_.resize(cfg_.magic_bytes);
-    if (want_magic && !magic_) {
-        magic_ = magic_open(MAGIC_NONE);
-        if (magic_ && magic_load(magic_, nullptr) != 0) {
-            magic_close(magic_);
-            magic_ = nullptr;
-        }
-    }
+    if (want_magic && !magic_) magic_ = std::make_unique<FileMagic>();
 }
 
 bool FileStore::reserve_memory(uint64_t n) {
@@ -288,10 +276,12 @@ void FileAssembler::store(uint64_t offset, std::span<const uint8_t> data) {
     const uint64_t need = offset + data.size();
     if (fd_ < 0) {
         if (need > mem_.size()) {
+            const uint64_t old = mem_.size();
             if (need > mem_accounted_ && !grow_memory(need)) {
                 if (!spill()) return;
             } else {
-                mem_.resize(need);
+                mem_.resize(need);  // not zeroed: the data covers [offset, need)
+                if (offset > old) std::memset(mem_.data() + old, 0, offset - old);  // a hole
             }
         }
         if (fd_ < 0) {
@@ -331,7 +321,6 @@ bool FileAssembler::grow_memory(uint64_t need) {
     }
     if (cap > mem_accounted_) mem_accounted_ = cap;
     mem_.reserve(cap);
-    mem_.resize(need);
     return true;
 }
 
@@ -359,7 +348,7 @@ bool FileAssembler::spill() {
     }
     c.inc(FileCounter::spilled_files);
     c.inc(FileCounter::spilled_bytes, kept_end_);
-    std::vector<uint8_t>().swap(mem_);
+    FileBuffer().swap(mem_);
     store_.release_memory(mem_accounted_);
     mem_accounted_ = 0;
     return true;
@@ -370,7 +359,7 @@ bool FileAssembler::spill() {
 void FileAssembler::drop_content() {
     if (mem_accounted_) store_.release_memory(mem_accounted_);
     mem_accounted_ = 0;
-    std::vector<uint8_t>().swap(mem_);
+    FileBuffer().swap(mem_);
     if (fd_ >= 0) {
         ::close(fd_);
         fd_ = -1;
@@ -420,7 +409,7 @@ bool FileAssembler::hash_from_storage(uint64_t from, uint64_t to) {
 }
 
 void FileAssembler::compute_magic(AssembledFile& out) {
-    if (!store_.magic_) return;
+    if (!store_.cfg_.magic || !store_.magic_available()) return;
     const uint64_t n = std::min<uint64_t>({store_.cfg_.magic_bytes, contiguous(), kept_end_});
     if (n == 0 || spill_failed_) return;
     const void* p = nullptr;
@@ -430,9 +419,8 @@ void FileAssembler::compute_magic(AssembledFile& out) {
         if (!pread_full(fd_, store_.scratch_.data(), static_cast<size_t>(n), 0)) return;
         p = store_.scratch_.data();
     }
-    const char* m = magic_buffer(store_.magic_, p, static_cast<size_t>(n));
-    if (m) out.magic = m;
-    else store_.counters().inc(FileCounter::magic_failures);
+    out.magic = store_.magic_->describe(std::span<const uint8_t>(static_cast<const uint8_t*>(p), static_cast<size_t>(n)));
+    if (out.magic.empty()) store_.counters().inc(FileCounter::magic_failures);
 }
 
 AssembledFile FileAssembler::finish(uint64_t required_end) {

@@ -28,14 +28,15 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "dataplane/counters.hpp"
+#include "detectors/smb/file_magic.hpp"
 #include "detectors/smb/smb_config.hpp"
 
 struct evp_md_st;      // OpenSSL EVP_MD
 struct evp_md_ctx_st;  // OpenSSL EVP_MD_CTX
-struct magic_set;      // libmagic cookie
 
 namespace sluice {
 
@@ -71,6 +72,29 @@ constexpr std::string_view counter_name(FileCounter c) {
     return names[static_cast<size_t>(c)];
 }
 
+// A byte vector whose resize() does not zero the new bytes: the assembler
+// copies data over them (and zeroes holes itself), so appending file data costs
+// one copy, not a memset plus a copy.
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+    template <typename U>
+    struct rebind {
+        using other = DefaultInitAllocator<U>;
+    };
+    DefaultInitAllocator() = default;
+    template <typename U>
+    DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}  // NOLINT(google-explicit-constructor)
+    template <typename U>
+    void construct(U* p) noexcept {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <typename U, typename... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+};
+using FileBuffer = std::vector<uint8_t, DefaultInitAllocator<uint8_t>>;
+
 enum class FileState : uint8_t { complete, truncated };
 
 constexpr std::string_view to_string(FileState s) {
@@ -84,7 +108,7 @@ public:
     enum class Kind : uint8_t { none, memory, spill };
 
     FileContent() = default;
-    static FileContent from_memory(std::vector<uint8_t> bytes);
+    static FileContent from_memory(FileBuffer bytes);
     static FileContent from_spill(std::string path, uint64_t size);
     FileContent(FileContent&& o) noexcept;
     FileContent& operator=(FileContent&& o) noexcept;
@@ -98,7 +122,7 @@ public:
     const std::string& path() const { return path_; }          // Kind::spill
 
     // Take ownership out: the caller then frees the buffer / unlinks the file.
-    std::vector<uint8_t> take_memory();
+    FileBuffer take_memory();
     std::string release_path();
     // Reads the whole content (memory copy or file read); for tests and tools.
     bool read_all(std::vector<uint8_t>* out) const;
@@ -108,7 +132,7 @@ private:
 
     Kind kind_ = Kind::none;
     uint64_t size_ = 0;
-    std::vector<uint8_t> mem_;
+    FileBuffer mem_;
     std::string path_;
 };
 
@@ -122,7 +146,7 @@ struct AssembledFile {
     bool has_sha256 = false;
     std::array<uint8_t, 32> sha256{};
     uint64_t sha256_bytes = 0;   // the hash covers bytes [0, sha256_bytes): the whole file when COMPLETE
-    std::string magic;           // libmagic description, "" when off or unknown
+    std::string magic;           // libmagic description, "" when smb.file.magic is off or unknown
     FileContent content;         // kept bytes [0, content.size())
 };
 
@@ -141,7 +165,7 @@ public:
     uint64_t spill_used() const { return spill_used_; }
     const CounterSet<FileCounter>& counters() const { return counters_; }
     CounterSet<FileCounter>& counters() { return counters_; }
-    bool magic_available() const { return magic_ != nullptr; }
+    bool magic_available() const { return magic_ && magic_->available(); }
 
 private:
     friend class FileAssembler;
@@ -159,7 +183,7 @@ private:
     uint64_t last_uid_ = 0;
     CounterSet<FileCounter> counters_;
     evp_md_st* sha256_ = nullptr;
-    magic_set* magic_ = nullptr;
+    std::unique_ptr<FileMagic> magic_;  // only when cfg.magic
     std::vector<uint8_t> scratch_;  // pre-sized read buffer for spill re-reads
 };
 
@@ -205,7 +229,7 @@ private:
     std::vector<Range> ranges_;      // sorted, disjoint, non-adjacent
     uint64_t max_end_ = 0;
     uint64_t kept_end_ = 0;          // highest kept offset + 1
-    std::vector<uint8_t> mem_;
+    FileBuffer mem_;                 // [0, kept_end_) in memory mode; holes are zero
     uint64_t mem_accounted_ = 0;     // bytes reserved from the store for mem_
     int fd_ = -1;
     std::string spill_path_;

@@ -49,6 +49,28 @@ uint32_t andx_data_len(uint16_t low, uint16_t high, uint32_t data_off, uint32_t 
     return low;
 }
 
+// Transaction responses (TRANS, TRANS2, NT_TRANS) may come in several parts:
+// an interim response (no words) to a request with secondaries to follow, then
+// parts carrying displaced parameter and data bytes. True for the last part.
+bool trans_response_final(uint8_t cmd, uint32_t status, uint8_t wct, std::span<const uint8_t> w) {
+    if (status != 0) return true;
+    if (cmd == smb1_trans || cmd == smb1_trans2) {
+        if (wct < 10 || w.size() < 20) return wct != 0;
+        const uint32_t total_param = le16_at(w, 0), total_data = le16_at(w, 2);
+        const uint32_t param_count = le16_at(w, 6), param_disp = le16_at(w, 10);
+        const uint32_t data_count = le16_at(w, 12), data_disp = le16_at(w, 16);
+        return param_disp + param_count >= total_param && data_disp + data_count >= total_data;
+    }
+    if (cmd == smb1_nt_trans) {
+        if (wct < 18 || w.size() < 36) return wct != 0;
+        const uint64_t total_param = le32_at(w, 3), total_data = le32_at(w, 7);
+        const uint64_t param_count = le32_at(w, 11), param_disp = le32_at(w, 19);
+        const uint64_t data_count = le32_at(w, 23), data_disp = le32_at(w, 31);
+        return param_disp + param_count >= total_param && data_disp + data_count >= total_data;
+    }
+    return true;
+}
+
 }  // namespace
 
 bool SmbConnection::Smb1Header::response() const { return (flags & kSmb1FlagReply) != 0; }
@@ -414,6 +436,10 @@ void SmbConnection::smb1_request(Direction d, const Smb1Header& h, uint8_t cmd, 
         case smb1_trans2_secondary:
             count(SmbCounter::trans2_requests);
             break;  // no response of its own
+        case smb1_trans_secondary:
+        case smb1_nt_trans_secondary:
+        case 0xa4:  // NT_CANCEL
+            break;  // no response of their own
         case smb1_tree_disconnect: {
             for (uint32_t i = 0; i < opens_.size(); ++i) {
                 OpenFile& f = opens_[i];
@@ -435,6 +461,8 @@ void SmbConnection::smb1_response(Direction d, const Smb1Header& h, uint8_t cmd,
     Pending* p = find_pending(1, h.key(), cmd);
     if (!p && cmd != smb1_echo) anomaly(SmbAnomaly::response_without_request, d);
     const bool ok = h.status == 0;
+    const bool final_part = trans_response_final(cmd, h.status, wct, w.data());
+    if (!final_part) return;  // more parts of this transaction's response follow
     uint32_t free_slot = kNone;
 
     SmbTransaction tx;

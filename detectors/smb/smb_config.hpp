@@ -37,12 +37,12 @@ constexpr std::optional<EncryptedPolicy> encrypted_policy_from_name(std::string_
 // File reassembly caps (FileStore, one per worker).
 struct FileStoreConfig {
     uint64_t memory_total = 64ull << 20;     // bytes of file content held in memory by one worker
-    uint64_t memory_per_file = 1ull << 20;   // a file spills to disk beyond this
+    uint64_t memory_per_file = 4ull << 20;   // a file spills to disk beyond this
     uint64_t max_file_size = 100ull << 20;   // content past this offset is not kept (file TRUNCATED)
     uint64_t spill_total = 1ull << 30;       // bytes in spill files one worker may own at once
     std::string spill_dir = "/var/tmp";      // where spill files are made; "" disables spilling
     uint32_t max_ranges = 1024;              // disjoint byte ranges tracked per file
-    bool magic = true;                       // libmagic type of finished files
+    bool magic = false;                      // libmagic type of finished files, on the worker (slow: see FileMagic)
     uint32_t magic_bytes = 16384;            // leading bytes given to libmagic
 };
 
@@ -79,12 +79,12 @@ inline constexpr std::array<SmbConfigKey, 18> kSmbConfigKeys = {{
     {"smb.max_name_bytes", "u32", "1024", "UTF-8 bytes kept of a file name or share path (longer ones are cut, counted)"},
     {"smb.encrypted_policy", "enum(allow|alert|block)", "alert", "what the worker does with an SMB3 session whose traffic is encrypted and cannot be inspected"},
     {"smb.file.memory_total", "u64", "67108864", "bytes of file content one worker holds in memory; files spill to disk beyond"},
-    {"smb.file.memory_per_file", "u64", "1048576", "bytes of one file held in memory before it spills to disk"},
+    {"smb.file.memory_per_file", "u64", "4194304", "bytes of one file held in memory before it spills to disk"},
     {"smb.file.max_size", "u64", "104857600", "file content beyond this offset is not kept (file TRUNCATED for scanning; size, name and hash of an in-order file still logged)"},
     {"smb.file.spill_total", "u64", "1073741824", "bytes of spill files one worker may own at once"},
     {"smb.file.spill_dir", "string", "/var/tmp", "directory for spill files (content of files past the memory caps); empty disables spilling"},
     {"smb.file.max_ranges", "u32", "1024", "disjoint byte ranges tracked per file (out-of-order writes); beyond, data is dropped and the file is TRUNCATED"},
-    {"smb.file.magic", "bool", "true", "libmagic type of finished files"},
+    {"smb.file.magic", "bool", "false", "libmagic type of finished files computed on the worker (0.1-10 ms per file); off: the scanner thread can fill it with FileMagic"},
     {"smb.file.magic_bytes", "u32", "16384", "leading bytes of a file given to libmagic"},
     {"smb.file.enabled", "bool", "true", "carve files at all (off: SMB is decoded and logged, no file content kept)"},
 }};

@@ -207,6 +207,34 @@ TEST(AddressSpec, HostileInput) {
     EXPECT_LT(addr_error(std::string(100000, 'x')).size(), 200u);
 }
 
+TEST(SpecResolver, SharesVariablesAcrossCallsAndRecoversFromErrors) {
+    VarMap addr_vars = {{"HOME_NET", "[198.18.0.0/16]"}, {"EXTERNAL_NET", "!$HOME_NET"}, {"LOOP", "$LOOP"}};
+    VarMap port_vars = {{"HTTP_PORTS", "[80,8080]"}, {"BAD", "70000"}};
+    SpecResolver r(addr_vars, port_vars);
+    for (int round = 0; round < 3; ++round) {
+        auto home = r.address("$HOME_NET");
+        ASSERT_TRUE(home.ok());
+        EXPECT_TRUE(home->contains(ip("198.18.1.1")));
+        auto ext = r.address("[$EXTERNAL_NET, 198.18.0.1]");
+        ASSERT_TRUE(ext.ok());
+        EXPECT_TRUE(ext->contains(ip("198.18.0.1")));
+        EXPECT_FALSE(ext->contains(ip("198.18.0.2")));
+        // An error leaves the resolver usable and is reported every time.
+        auto loop = r.address("[198.18.0.1, $LOOP]");
+        ASSERT_FALSE(loop.ok());
+        EXPECT_EQ(loop.message(), "variable loop: $LOOP -> $LOOP");
+        auto bad = r.port("$BAD");
+        ASSERT_FALSE(bad.ok());
+        EXPECT_EQ(bad.message(), "in $BAD: not a port (0-65535): '70000'");
+        auto http = r.port("!$HTTP_PORTS");
+        ASSERT_TRUE(http.ok());
+        EXPECT_FALSE(http->contains(8080));
+        EXPECT_TRUE(http->contains(8081));
+        // The same results as the one-shot functions.
+        EXPECT_EQ(r.address("$EXTERNAL_NET")->range_count(), parse_address_spec("$EXTERNAL_NET", addr_vars)->range_count());
+    }
+}
+
 // ---- ports ----------------------------------------------------------------------------
 
 TEST(PortSpec, NumbersRangesAndAny) {

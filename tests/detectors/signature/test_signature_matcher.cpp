@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <set>
@@ -327,11 +328,15 @@ alert tcp any any -> any any (msg:"overlapping literal"; flow:to_server; content
 alert tcp any any -> any any (msg:"pcre"; flow:to_server; content:"x"; pcre:"/x[0-9]{2,3}y/"; sid:151;)
 )");
     auto m = matcher(rs);
-    std::mt19937 rng(1234);
+    const char* seed_env = std::getenv("SLUICE_TEST_SEED");
+    std::mt19937 rng(seed_env ? static_cast<unsigned>(std::strtoul(seed_env, nullptr, 10)) : 1234u);
     const std::string alphabet = "abcxy0123456789";
     for (int round = 0; round < 200; ++round) {
         std::string data(50 + rng() % 400, ' ');
-        for (auto& ch : data) ch = alphabet[rng() % (rng() % 2 ? 3 : alphabet.size())];
+        for (auto& ch : data) {
+            const size_t range = rng() % 2 ? 3 : alphabet.size();
+            ch = alphabet[rng() % range];
+        }
         std::vector<size_t> cuts{0};
         while (cuts.back() < data.size()) cuts.push_back(std::min(data.size(), cuts.back() + 1 + rng() % 12));
         auto chunk_of = [&](size_t byte) {
@@ -358,10 +363,34 @@ alert tcp any any -> any any (msg:"pcre"; flow:to_server; content:"x"; pcre:"/x[
             ASSERT_LE(sink.count(151), 1u);
             if (sink.count(150)) got_lit.insert(c);
             if (sink.count(151)) got_re.insert(c);
+            for (const auto& h : sink.hits)
+                if (h.sid == 151 && std::getenv("SLUICE_TEST_VERBOSE"))
+                    std::fprintf(stderr, "chunk %zu [%zu,%zu) hit '%s' at %llu\n", c, cuts[c], cuts[c + 1], h.matched.c_str(),
+                                 static_cast<unsigned long long>(h.stream_offset));
         }
         ASSERT_EQ(got_lit, want_lit) << "round " << round << " data " << data;
-        ASSERT_EQ(got_re, want_re) << "round " << round << " data " << data;
+        std::string cut_text;
+        for (size_t c : cuts) cut_text += std::to_string(c) + " ";
+        ASSERT_EQ(got_re, want_re) << "round " << round << " data " << data << " cuts " << cut_text;
     }
+}
+
+TEST(FlowState, MovesKeepStreamProgress) {
+    auto rs = build(kStreamRules);
+    auto m = matcher(rs);
+    Sink sink;
+    SigFlowState a;
+    auto f = tcp_flow();
+    std::string one = "xxEVILPAT", two = "TERNxx";
+    m->inspect_stream(f, a, Direction::to_server, 0, bytes(one), 0, sink);
+    SigFlowState b(std::move(a));
+    std::vector<SigFlowState> table;
+    table.push_back(std::move(b));
+    table.emplace_back();
+    table.reserve(64);  // reallocation moves the states
+    m->inspect_stream(f, table[0], Direction::to_server, one.size(), bytes(two), 0, sink);
+    EXPECT_EQ(sink.count(100), 1u);
+    EXPECT_EQ(a.memory_bytes(), sizeof(SigFlowState));
 }
 
 TEST(StreamInspection, AtMostOncePerChunkAndDirectionMatters) {
@@ -702,6 +731,17 @@ alert udp any any -> any any (msg:"b"; content:"B"; sid:701;)
     }
     EXPECT_EQ(total, 4u);
     EXPECT_EQ(m->counters().get(SigCounter::alerts), 4u);
+    // the management thread's view survives a reload (it holds the old block)
+    auto before = m->rule_counters();
+    ASSERT_TRUE(before);
+    EXPECT_EQ(before->rules, rs);
+    ASSERT_TRUE(m->use_rules(build(R"(alert udp any any -> any any (content:"C"; sid:702;))")).ok());
+    EXPECT_EQ(before->rule_hits()[0].get(), 2u);
+    EXPECT_EQ(before->alerts_by_classtype()[0].get(), 2u);
+    auto after = m->rule_counters();
+    EXPECT_NE(after->rules, rs);
+    EXPECT_EQ(after->rule_count, 1u);
+    EXPECT_EQ(after->rule_hits()[0].get(), 0u);
     EXPECT_GT(m->counters().get(SigCounter::scans), 0u);
     EXPECT_GE(m->counters().get(SigCounter::candidates), m->counters().get(SigCounter::confirmed));
 }

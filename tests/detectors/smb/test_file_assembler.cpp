@@ -331,7 +331,16 @@ TEST_F(FileAssemblerTest, WritesAfterFinishAreIgnored) {
     EXPECT_EQ(store.memory_used(), 0u);
 }
 
+TEST_F(FileAssemblerTest, MagicIsOffOnTheWorkerByDefault) {
+    FileStore store(cfg);
+    EXPECT_FALSE(store.magic_available());
+    FileAssembler a(store);
+    a.write(0, pattern(100, 1));
+    EXPECT_EQ(a.finish(0).magic, "");
+}
+
 TEST_F(FileAssemblerTest, MagicNamesTheType) {
+    cfg.magic = true;
     FileStore store(cfg);
     if (!store.magic_available()) GTEST_SKIP() << "libmagic database not loadable here";
     FileAssembler a(store);
@@ -347,6 +356,13 @@ TEST_F(FileAssemblerTest, MagicNamesTheType) {
     EXPECT_TRUE(b.spilled());
     AssembledFile g = b.finish(0);
     EXPECT_EQ(g.magic, f.magic);
+    // Off the worker: FileMagic on the handed-over content, memory or spill file.
+    FileMagic magic;
+    ASSERT_TRUE(magic.available());
+    EXPECT_EQ(magic.describe(f.content), f.magic);
+    ASSERT_EQ(g.content.kind(), FileContent::Kind::spill);
+    EXPECT_EQ(magic.describe(g.content), f.magic);
+    EXPECT_EQ(magic.describe(FileContent{}), "");
 }
 
 TEST_F(FileAssemblerTest, UnfinishedAssemblerLeavesNothingBehind) {

@@ -1,0 +1,630 @@
+#!/usr/bin/python3
+"""Forwarding benchmark of issue 2 part 9: sluice against dpdk-testpmd (io
+forwarding) on the same virtual devices and the same packets, in one run.
+
+Both programs get the same two DPDK ports:
+  port 0  net_pcap0  rx_pcap=<capture>,infinite_rx=1   (packets come in here)
+  port 1  net_null0  no-rx=1                            (forwarded packets leave here)
+and the same EAL memory, mbuf pool size, descriptor counts, burst (32) and
+lcore placement (main lcore on one CPU, one worker lcore on another).
+testpmd forwards port 0 to port 1 in io mode (no packet is looked at);
+sluice runs inline (--inline net_pcap0,net_null0, ips mode), so every packet
+is decoded, looked up and updated in the flow table, filtered and sent.
+
+The capture is made by gen_flows_pcap.py: IPv4 TCP/UDP packets over N
+distinct 5-tuples, replayed forever by net_pcap (infinite_rx keeps every
+packet in an mbuf ring and copies each into a fresh mbuf on receive, the
+same work for both programs), so N flows are concurrent.
+
+Each case (frame sizes x flows) starts both programs once, lets each warm up
+(two passes over the capture: every flow exists) and then measures them in
+turns, one at a time (the other is stopped with SIGSTOP, so the two never
+share the CPU): repeat r measures testpmd then sluice (sluice first on odd
+repeats), each for --window seconds after a short settle time. The figure of
+a window is the packets sent on port 1 over the window, per wall-clock
+second and per second of CPU time the worker thread actually got (from
+/proc/PID/task/TID/schedstat): the machine is shared, and the CPU-time
+figure is what a dedicated core would do. Ratios sluice/testpmd are taken
+per repeat (adjacent windows) and summarised by median, min and max.
+
+Run by hand (docs/benchmarks.md), never as a test:
+  bench/forwarding_bench.py --sluice build/app/sluice
+  bench/forwarding_bench.py --sluice build/app/sluice --sizes 64 --flows 1000000 --repeats 3
+Writes bench/results/forwarding-<date>.json unless --out says otherwise.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import queue
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+MBUF_ELT_BYTES = 2176 + 128 + 128  # data room (RTE_MBUF_DEFAULT_BUF_SIZE), struct rte_mbuf, pool header/trailer
+TARGET = {"sizes": "64", "flows": 1000000, "workers": 1, "ratio": 0.5}
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- processes
+
+def thread_cpu_ns(pid, tid):
+    """CPU time a thread has run, in ns (schedstat), or None."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+            return int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def threads_of(pid):
+    out = {}
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/comm") as fh:
+                    out[int(tid)] = fh.read().strip()
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return out
+
+
+class Forwarder:
+    """One program under test: started once per case, measured in windows."""
+
+    name = "?"
+
+    def __init__(self, args, case, eal):
+        self.args = args
+        self.case = case
+        self.eal = eal
+        self.proc = None
+        self.lines = queue.Queue()
+        self.log_lines = []
+        self.worker_tids = []
+        self.paused = False
+        self.pending = 0  # testpmd: stats requests not answered yet
+
+    def _reader(self, stream):
+        for raw in iter(stream.readline, ""):
+            line = raw.rstrip("\n")
+            self.log_lines.append(line)
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def _spawn(self, cmd, stdin=None):
+        log(f"  start {self.name}: {' '.join(cmd)}")
+        self.proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, bufsize=1, start_new_session=True)
+        threading.Thread(target=self._reader, args=(self.proc.stdout,), daemon=True).start()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def find_workers(self):
+        names = threads_of(self.proc.pid)
+        self.worker_tids = sorted(t for t, n in names.items() if n.startswith(("rte-worker", "lcore-worker")))
+        return self.worker_tids
+
+    def cpu(self):
+        """(worker threads' CPU ns summed, every thread's CPU ns summed)."""
+        workers, total = 0, 0
+        for tid in threads_of(self.proc.pid):
+            ns = thread_cpu_ns(self.proc.pid, tid) or 0
+            total += ns
+            if tid in self.worker_tids:
+                workers += ns
+        return workers, total
+
+    def pause(self):
+        if self.alive() and not self.paused:
+            os.killpg(self.proc.pid, signal.SIGSTOP)
+            self.paused = True
+
+    def resume(self):
+        if self.alive() and self.paused:
+            os.killpg(self.proc.pid, signal.SIGCONT)
+            self.paused = False
+
+    def wait_warm(self, passes, timeout):
+        """Waits until `passes` rounds of the capture went through; returns seconds waited."""
+        t0 = time.monotonic()
+        need = passes * self.case["packets"]
+        last = -1
+        while True:
+            if not self.alive():
+                raise BenchError(f"{self.name} exited during start-up:\n" + "\n".join(self.log_lines[-30:]))
+            n = None
+            try:
+                n = self.forwarded(timeout=5)
+            except BenchError:
+                pass  # not up yet
+            if n is not None and n >= need:
+                if not self.find_workers():
+                    raise BenchError(f"{self.name}: no worker lcore thread (rte-worker-N) found")
+                return time.monotonic() - t0
+            if n is not None and n != last:
+                last = n
+            if time.monotonic() - t0 > timeout:
+                raise BenchError(f"{self.name}: not warm after {timeout:.0f} s ({last} of {need} packets)")
+            time.sleep(0.5)
+
+    def window(self, seconds, settle):
+        """Measures one window; the program must be running."""
+        time.sleep(settle)
+        c0, w0 = self.forwarded(), self.cpu()
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        c1, w1 = self.forwarded(), self.cpu()
+        t1 = time.monotonic()
+        pkts = c1 - c0
+        wall = t1 - t0
+        worker_cpu = (w1[0] - w0[0]) / 1e9
+        all_cpu = (w1[1] - w0[1]) / 1e9
+        nworkers = max(1, len(self.worker_tids))
+        return {
+            "packets": pkts,
+            "wall_s": round(wall, 4),
+            "worker_cpu_s": round(worker_cpu, 4),
+            "process_cpu_s": round(all_cpu, 4),
+            "mpps": pkts / wall / 1e6,
+            "mpps_per_core_wall": pkts / wall / nworkers / 1e6,
+            "mpps_per_core_cpu": pkts / worker_cpu / 1e6 if worker_cpu > 0 else None,
+            "worker_cpu_share": worker_cpu / wall / nworkers if wall > 0 else None,
+        }
+
+
+class Testpmd(Forwarder):
+    name = "testpmd"
+
+    def start(self):
+        a, c = self.args, self.case
+        cmd = []
+        if shutil.which("stdbuf"):
+            cmd += ["stdbuf", "-oL", "-eL"]  # testpmd prints with stdio: line-buffer it
+        cmd += [a.testpmd] + self.eal + [
+            "--", "-i", "--auto-start", "--forward-mode=io", f"--nb-cores={a.workers}",
+            f"--rxq={a.workers}", f"--txq={a.workers}", f"--rxd={a.rxd}", f"--txd={a.txd}",
+            f"--burst={a.burst}", "--mbcache=256", f"--total-num-mbufs={c['mbufs']}",
+            "--no-flush-rx", "--no-mlockall", "--mp-alloc=anon", "--no-iova-contig",
+            "--port-topology=paired", "--disable-link-check"]
+        self._spawn(cmd, stdin=subprocess.PIPE)
+
+    def command(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def forwarded(self, timeout=10):
+        """TX packets of port 1 (the sink), read with 'show port stats 1'.
+        Answers come in order: blocks of requests that timed out are skipped."""
+        if not self.alive():
+            raise BenchError("testpmd is not running")
+        self.command("show port stats 1")
+        self.pending += 1
+        deadline = time.monotonic() + timeout
+        in_block = False
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                raise BenchError("testpmd exited")
+            if "NIC statistics for port 1" in line:
+                in_block = True
+                continue
+            m = re.search(r"TX-packets:\s*(\d+)", line)
+            if in_block and m:
+                in_block = False
+                self.pending -= 1
+                if self.pending == 0:
+                    return int(m.group(1))
+        raise BenchError("testpmd did not answer 'show port stats 1'")
+
+    def stop(self):
+        self.resume()
+        if not self.alive():
+            return self.proc.returncode if self.proc else None
+        try:
+            self.command("stop")
+            self.command("quit")
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            return self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return self.proc.wait()
+
+
+class Sluice(Forwarder):
+    name = "sluice"
+
+    def __init__(self, args, case, eal, tmp):
+        super().__init__(args, case, eal)
+        self.socket = os.path.join(tmp, "sluice.sock")
+        self.eve = os.path.join(tmp, "eve.json")
+
+    def start(self):
+        a, c = self.args, self.case
+        cmd = [a.sluice, "--eal", " ".join(self.eal), "--inline", "net_pcap0,net_null0", "--mode", "ips",
+               "--workers", str(a.workers), "--no-metrics", "--control", self.socket, "--eve", self.eve,
+               "--log-level", "warning", "--set", "eve.types=stats",
+               "--set", f"capture.mbufs={c['mbufs']}",
+               "--set", f"capture.burst={a.burst}",
+               "--set", f"capture.rx-descriptors={a.rxd}",
+               "--set", f"capture.tx-descriptors={a.txd}",
+               "--set", f"flow.capacity={c['flow_capacity']}"]
+        if a.sluice_config:
+            cmd += ["--config", a.sluice_config]
+        for s in a.sluice_set:
+            cmd += ["--set", s]
+        self._spawn(cmd, stdin=subprocess.DEVNULL)
+
+    def stats(self, timeout=10):
+        if not self.alive():
+            raise BenchError("sluice is not running")
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(timeout)
+                s.connect(self.socket)
+                s.sendall(b"stats\n")
+                buf = b""
+                while not buf.endswith(b"\n"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+        except OSError as e:
+            raise BenchError(f"sluice control socket: {e}")
+        reply = json.loads(buf)
+        if reply.get("return") != "OK":
+            raise BenchError(f"sluice stats: {reply}")
+        return reply["message"]
+
+    def forwarded(self, timeout=10):
+        st = self.stats(timeout)
+        self.last_stats = st
+        v = st["verdict"]
+        # Packets handed to port 1 that it took: forwarded minus those the TX queue refused.
+        return v["forwarded"] - v.get("drop_reasons", {}).get("tx_full", 0)
+
+    def stop(self):
+        self.resume()
+        if not self.alive():
+            return self.proc.returncode if self.proc else None
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            return self.proc.wait()
+
+
+# ---------------------------------------------------------------- set-up
+
+def hugepages_free_bytes():
+    mounted = False
+    try:
+        with open("/proc/mounts") as fh:
+            mounted = any(" hugetlbfs " in l for l in fh)
+        info = {}
+        with open("/proc/meminfo") as fh:
+            for l in fh:
+                k, _, v = l.partition(":")
+                info[k] = v.split()
+        if not mounted:
+            return 0
+        return int(info["HugePages_Free"][0]) * int(info["Hugepagesize"][0]) * 1024
+    except (OSError, KeyError, ValueError, IndexError):
+        return 0
+
+
+def eal_args(args, case, prefix):
+    pool_mb = case["mbufs"] * MBUF_ELT_BYTES // (1 << 20) + 1
+    mem_mb = pool_mb + 512  # + rings, the capture's mbuf ring, the EAL's own
+    eal = []
+    if args.hugepages == "no" or (args.hugepages == "auto" and hugepages_free_bytes() < 2 * mem_mb << 20):
+        eal += ["--no-huge", "-m", str(mem_mb)]
+    else:
+        eal += ["-m", str(mem_mb)]
+    lcores = [f"0@{args.main_cpu}"] + [f"{i + 1}@{args.worker_cpus[i % len(args.worker_cpus)]}" for i in range(args.workers)]
+    eal += ["--no-pci", f"--file-prefix={prefix}", "--lcores=" + ",".join(lcores), "--log-level=4",
+            "--vdev", f"net_pcap0,rx_pcap={case['pcap']},infinite_rx=1",
+            "--vdev", "net_null0,no-rx=1"]
+    return eal
+
+
+def capture_for(args, sizes, flows, packets):
+    os.makedirs(args.data_dir, exist_ok=True)
+    path = os.path.join(args.data_dir, f"flows-{sizes}-{flows}-{packets}.pcap")
+    if not os.path.exists(path):
+        log(f"  writing {path} ({packets} packets over {flows} flows, sizes {sizes})")
+        tmp = path + ".tmp"
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_flows_pcap.py"), "--flows", str(flows),
+                        "--packets", str(packets), "--sizes", sizes, "--out", tmp], check=True)
+        os.replace(tmp, path)
+    if "," in path or "=" in path or ";" in path:
+        raise BenchError(f"capture path {path} has a character DPDK device arguments cannot carry")
+    return path
+
+
+def summarize(values):
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    med = statistics.median(vals)
+    return {
+        "median": med,
+        "min": min(vals),
+        "max": max(vals),
+        "spread_pct": (max(vals) - min(vals)) / med * 100 if med else None,
+        "stdev": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+        "n": len(vals),
+    }
+
+
+def run_case(args, sizes, flows):
+    packets = args.packets or max(flows, args.min_packets)
+    if packets % flows:
+        packets += flows - packets % flows  # every flow the same number of packets per pass
+    case = {"sizes": sizes, "flows": flows, "packets": packets, "workers": args.workers}
+    case["pcap"] = capture_for(args, sizes, flows, packets)
+    case["mbufs"] = packets + 16384 + 4 * (args.rxd + args.txd) * args.workers
+    case["flow_capacity"] = args.flow_capacity or max(262144, 2 * flows)
+    log(f"case: sizes {sizes}, {flows} flows, {packets} packets in the capture, {args.workers} worker(s)")
+
+    tmp = tempfile.mkdtemp(prefix="sluice-bench-")
+    tag = f"{os.getpid()}x{int(time.time()) % 100000}"
+    tp = Testpmd(args, case, eal_args(args, case, f"benchtp{tag}"))
+    sl = Sluice(args, case, eal_args(args, case, f"benchsl{tag}"), tmp)
+    programs = {"testpmd": tp, "sluice": sl}
+    result = dict(case)
+    result["eal"] = tp.eal
+    windows = []
+    try:
+        for p in (tp, sl):
+            t0 = time.monotonic()
+            p.start()
+            warm = p.wait_warm(args.warmup_passes, args.start_timeout)
+            p.pause()
+            log(f"  {p.name} ready after {time.monotonic() - t0:.1f} s (warm-up {warm:.1f} s), worker threads {p.worker_tids}")
+            result[f"{p.name}_startup_s"] = round(time.monotonic() - t0, 1)
+        for r in range(args.repeats):
+            order = ["testpmd", "sluice"] if r % 2 == 0 else ["sluice", "testpmd"]
+            rep = {}
+            for name in order:
+                p = programs[name]
+                p.resume()
+                rep[name] = p.window(args.window, args.settle)
+                p.pause()
+            ratio_cpu = (rep["sluice"]["mpps_per_core_cpu"] / rep["testpmd"]["mpps_per_core_cpu"]
+                         if rep["sluice"]["mpps_per_core_cpu"] and rep["testpmd"]["mpps_per_core_cpu"] else None)
+            ratio_wall = rep["sluice"]["mpps"] / rep["testpmd"]["mpps"] if rep["testpmd"]["mpps"] else None
+            rep["ratio_cpu"] = ratio_cpu
+            rep["ratio_wall"] = ratio_wall
+            windows.append(rep)
+            log(f"  repeat {r + 1}/{args.repeats}: testpmd {rep['testpmd']['mpps_per_core_cpu'] or 0:.3f} Mpps/core "
+                f"({rep['testpmd']['mpps']:.3f} wall), sluice {rep['sluice']['mpps_per_core_cpu'] or 0:.3f} Mpps/core "
+                f"({rep['sluice']['mpps']:.3f} wall), ratio {ratio_cpu or 0:.3f} (wall {ratio_wall or 0:.3f})")
+        if args.perf:
+            result["perf"] = profile_sluice(args, sl, case, tmp)
+        sl.resume()
+        try:
+            st = sl.stats()
+            result["sluice_flows"] = st["flow"]
+            result["sluice_decoder"] = {k: st["decoder"][k] for k in ("pkts", "invalid", "non_ip")}
+            result["sluice_drop_reasons"] = st["verdict"].get("drop_reasons", {})
+        except BenchError as e:
+            result["sluice_stats_error"] = str(e)
+    finally:
+        for p in (sl, tp):
+            rc = p.stop()
+            result[f"{p.name}_exit"] = rc
+            if rc not in (0, None):
+                log(f"  {p.name} exited with {rc}; last lines:\n    " + "\n    ".join(p.log_lines[-15:]))
+        result["sluice_summary"] = [l for l in sl.log_lines if l.startswith("  ") or l.startswith("sluice ")][-12:]
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    result["windows"] = windows
+    summary = {}
+    for name in ("testpmd", "sluice"):
+        summary[name] = {
+            "mpps_per_core_cpu": summarize([w[name]["mpps_per_core_cpu"] for w in windows]),
+            "mpps_per_core_wall": summarize([w[name]["mpps_per_core_wall"] for w in windows]),
+            "mpps_wall": summarize([w[name]["mpps"] for w in windows]),
+            "worker_cpu_share": summarize([w[name]["worker_cpu_share"] for w in windows]),
+        }
+    summary["ratio_cpu"] = summarize([w["ratio_cpu"] for w in windows])
+    summary["ratio_wall"] = summarize([w["ratio_wall"] for w in windows])
+    result["summary"] = summary
+    return result
+
+
+def profile_sluice(args, sl, case, tmp):
+    """perf record of the sluice worker thread for one window; returns the top of the report."""
+    if not shutil.which("perf"):
+        return {"error": "perf not installed"}
+    out_dir = args.perf_dir or os.path.join(REPO, "build-bench-perf")
+    os.makedirs(out_dir, exist_ok=True)
+    data = os.path.join(out_dir, f"perf-{case['sizes']}-{case['flows']}.data")
+    sl.resume()
+    time.sleep(args.settle)
+    tids = ",".join(str(t) for t in sl.worker_tids)
+    rec = subprocess.run(["perf", "record", "-q", "-g", "-o", data, "-t", tids, "--", "sleep", str(args.window)],
+                         capture_output=True, text=True)
+    sl.pause()
+    if rec.returncode != 0:
+        return {"error": rec.stderr.strip()[-500:]}
+    rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--percent-limit", "1",
+                          "--sort", "dso,symbol", "-g", "none"], capture_output=True, text=True)
+    top = [l for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#")][:40]
+    log("  perf (sluice worker, self time):\n    " + "\n    ".join(top[:25]))
+    return {"data": data, "top": top}
+
+
+# ---------------------------------------------------------------- report
+
+def fmt(s, key="median"):
+    return "-" if not s else f"{s[key]:.3f}"
+
+
+def print_table(results):
+    print()
+    print("Forwarding, Mpps per worker core (per CPU-second the worker got; wall-clock figure in brackets);")
+    print("median over repeats, spread = (max-min)/median")
+    hdr = f"{'sizes':>6} {'flows':>8} {'wk':>2} | {'testpmd':>17} {'spread':>7} | {'sluice':>17} {'spread':>7} | {'ratio':>6} {'min':>6} {'max':>6} | {'wall ratio':>10}"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in results:
+        s = r["summary"]
+        tpc, slc = s["testpmd"]["mpps_per_core_cpu"], s["sluice"]["mpps_per_core_cpu"]
+        tpw, slw = s["testpmd"]["mpps_per_core_wall"], s["sluice"]["mpps_per_core_wall"]
+        print(f"{r['sizes']:>6} {r['flows']:>8} {r['workers']:>2} | "
+              f"{fmt(tpc):>7} ({fmt(tpw):>7}) {(tpc or {}).get('spread_pct', 0):6.1f}% | "
+              f"{fmt(slc):>7} ({fmt(slw):>7}) {(slc or {}).get('spread_pct', 0):6.1f}% | "
+              f"{fmt(s['ratio_cpu']):>6} {fmt(s['ratio_cpu'], 'min'):>6} {fmt(s['ratio_cpu'], 'max'):>6} | "
+              f"{fmt(s['ratio_wall']):>10}")
+
+
+def host_info():
+    info = {"hostname": platform.node(), "kernel": platform.release(), "cpus": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for l in fh:
+                if l.startswith("model name"):
+                    info["cpu"] = l.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info["loadavg"] = os.getloadavg()
+    return info
+
+
+def version_of(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip().splitlines()[0]
+    except (OSError, subprocess.TimeoutExpired, IndexError):
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sluice", default=os.path.join(REPO, "build", "app", "sluice"), help="the sluice binary")
+    ap.add_argument("--testpmd", default=shutil.which("dpdk-testpmd") or "dpdk-testpmd")
+    ap.add_argument("--sizes", default="64,imix", help='comma list of "64", "imix" (frame sizes, as gen_flows_pcap.py)')
+    ap.add_argument("--flows", default="1000,1000000", help="comma list of concurrent flow counts")
+    ap.add_argument("--packets", type=int, default=0, help="packets in each capture (default: max(flows, --min-packets))")
+    ap.add_argument("--min-packets", type=int, default=64000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--window", type=float, default=4.0, help="seconds measured per repeat and program")
+    ap.add_argument("--settle", type=float, default=1.0, help="seconds after resuming a program before its window")
+    ap.add_argument("--warmup-passes", type=int, default=2, help="passes over the capture before measuring")
+    ap.add_argument("--start-timeout", type=float, default=600)
+    ap.add_argument("--main-cpu", type=int, default=0, help="CPU of the main lcore")
+    ap.add_argument("--worker-cpus", default="1", help="comma list of CPUs for worker lcores")
+    ap.add_argument("--burst", type=int, default=32)
+    ap.add_argument("--rxd", type=int, default=1024)
+    ap.add_argument("--txd", type=int, default=1024)
+    ap.add_argument("--flow-capacity", type=int, default=0, help="sluice flow.capacity (default: max(262144, 2 x flows))")
+    ap.add_argument("--sluice-config", help="sluice --config FILE")
+    ap.add_argument("--sluice-set", action="append", default=[], help="extra sluice --set KEY=VALUE (repeatable)")
+    ap.add_argument("--hugepages", choices=["auto", "yes", "no"], default="auto")
+    ap.add_argument("--data-dir", default=os.environ.get("SLUICE_BENCH_DATA", "/var/tmp/sluice-bench"),
+                    help="where the generated captures are kept between runs")
+    ap.add_argument("--perf", action="store_true", help="perf record the sluice worker for one more window per case")
+    ap.add_argument("--perf-dir", help="where perf data files go (default: build-bench-perf/ in the repository)")
+    ap.add_argument("--name", default="forwarding")
+    ap.add_argument("--out", help="JSON result file (default: bench/results/<name>-<date>.json)")
+    extra = os.environ.get("SLUICE_BENCH_ARGS", "").split()
+    args = ap.parse_args(sys.argv[1:] + extra)
+    # One worker: net_pcap with one capture file is one RX queue. Several workers
+    # need one capture file per queue (rx_pcap given once per queue), see docs/benchmarks.md.
+    args.workers = 1
+    args.worker_cpus = [int(c) for c in args.worker_cpus.split(",") if c.strip()]
+    sizes_list = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    flows_list = [int(f) for f in args.flows.split(",") if f.strip()]
+    for s in sizes_list:
+        if s not in ("64", "imix"):
+            ap.error(f"--sizes: {s} is not 64 or imix")
+    if not os.access(args.sluice, os.X_OK):
+        ap.error(f"--sluice {args.sluice}: not an executable (build it: ninja -C build app/sluice)")
+    if not shutil.which(args.testpmd):
+        ap.error(f"--testpmd {args.testpmd}: not found (Debian package dpdk-dev)")
+
+    started = datetime.datetime.now()
+    out = args.out or os.path.join(HERE, "results", f"{args.name}-{started.strftime('%Y%m%d-%H%M%S')}.json")
+    doc = {
+        "benchmark": "forwarding",
+        "name": args.name,
+        "started": started.isoformat(timespec="seconds"),
+        "host": host_info(),
+        "sluice": {"binary": os.path.abspath(args.sluice), "version": version_of([args.sluice, "--version"])},
+        "testpmd": {"binary": shutil.which(args.testpmd)},
+        "method": {
+            "devices": "port 0 net_pcap rx_pcap=<capture>,infinite_rx=1 -> port 1 net_null no-rx=1",
+            "testpmd": "io forwarding, paired ports",
+            "sluice": "--inline net_pcap0,net_null0 --mode ips",
+            "repeats": args.repeats, "window_s": args.window, "settle_s": args.settle,
+            "warmup_passes": args.warmup_passes, "burst": args.burst, "rxd": args.rxd, "txd": args.txd,
+            "main_cpu": args.main_cpu, "worker_cpus": args.worker_cpus,
+            "mpps_per_core_cpu": "packets sent on port 1 / CPU seconds of the worker thread(s) (schedstat)",
+            "mpps_per_core_wall": "packets sent on port 1 / wall seconds / workers",
+            "frame_sizes": "wire sizes with FCS; 64 = 60-byte frames in DPDK, imix = 64/594/1518 at 7:4:1",
+        },
+        "target": TARGET,
+        "cases": [],
+    }
+    rc = 0
+    for sizes in sizes_list:
+        for flows in flows_list:
+            try:
+                doc["cases"].append(run_case(args, sizes, flows))
+            except BenchError as e:
+                log(f"case {sizes}/{flows} failed: {e}")
+                doc["cases"].append({"sizes": sizes, "flows": flows, "workers": args.workers, "error": str(e)})
+                rc = 1
+            os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+            doc["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
+            doc["host"]["loadavg_end"] = os.getloadavg()
+            with open(out, "w") as fh:
+                json.dump(doc, fh, indent=1)
+    ok = [c for c in doc["cases"] if "summary" in c]
+    print_table(ok)
+    for c in ok:
+        if c["sizes"] == TARGET["sizes"] and c["flows"] == TARGET["flows"] and c["workers"] == TARGET["workers"]:
+            r = c["summary"]["ratio_cpu"]
+            met = r is not None and r["median"] >= TARGET["ratio"]
+            doc["target"]["measured_ratio"] = r["median"] if r else None
+            doc["target"]["met"] = met
+            print(f"\ntarget: ratio >= {TARGET['ratio']} with {TARGET['flows']} flows, 64-byte frames, 1 worker: "
+                  f"{'met' if met else 'NOT met'} (median {fmt(r)}, min {fmt(r, 'min')}, max {fmt(r, 'max')})")
+    with open(out, "w") as fh:
+        json.dump(doc, fh, indent=1)
+    print(f"results: {out}")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
