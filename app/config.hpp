@@ -89,6 +89,19 @@ struct DefragConfig {
     uint32_t timeout_s = 60;
 };
 
+struct RulesConfig {
+    std::vector<std::string> files;       // rule files and folders (Suricata rule language)
+    std::string classification;           // classification.config ("" = the bundled one)
+    std::string cache_dir;                // compiled-database cache ("" = off)
+    bool pcre_hyperscan = true;           // compile pcre to Hyperscan where it can
+};
+
+struct DetectConfig {
+    uint32_t stream_window_bytes = 2048;  // bytes of each direction kept for matches across chunks
+    uint32_t threshold_table_entries = 65536;
+    uint32_t max_alerts_per_inspection = 64;
+};
+
 struct Config {
     std::string source;  // the config file's path, or "" for defaults only
     RunMode mode = RunMode::ids;
@@ -105,6 +118,8 @@ struct Config {
     DefragConfig defrag;
     MalformedPolicy malformed = MalformedPolicy::forward;
     FilterConfig filter;
+    RulesConfig rules;
+    DetectConfig detect;
     // Suricata-style variables for rules and filters: name (without '$') -> text.
     VarMap address_groups;
     VarMap port_groups;

@@ -495,7 +495,7 @@ Status build_filter_rules(const ConfigValue& v, Config& cfg, SpecResolver& specs
             if (!rule.src_ports.any()) return fail(FilterField::src_port, fmt::format("ports need proto tcp, udp, sctp or any, not {}", text(FilterField::proto)));
             if (!rule.dst_ports.any()) return fail(FilterField::dst_port, fmt::format("ports need proto tcp, udp, sctp or any, not {}", text(FilterField::proto)));
         }
-        ranges += rule.src.range_count() + rule.dst.range_count() + rule.src_ports.ranges.size() + rule.dst_ports.ranges.size();
+        ranges += rule.src.range_count() + rule.dst.range_count() + rule.src_ports.ranges().size() + rule.dst_ports.ranges().size();
         if (ranges > kMaxFilterRanges)
             return make_error(located(spec.where_item, fmt::format("filter.rules[{}]", i),
                                       fmt::format("the filter rules hold more than {} address and port ranges together", kMaxFilterRanges)));

@@ -11,6 +11,7 @@
 #include "app/config_loader.hpp"
 #include "app/config_schema.hpp"
 #include "app/control.hpp"
+#include "app/rules.hpp"
 #include "app/runtime.hpp"
 
 using namespace sluice;
@@ -77,9 +78,15 @@ int main(int argc, char** argv) {
         }
         case CliCommand::ctl:
             return run_ctl(*req);
-        case CliCommand::check_rules:
-            fmt::print(stderr, "sluice: --check-rules: the rule engine is not built into this binary yet\n");
-            return 2;
+        case CliCommand::check_rules: {
+            auto cfg = load_config(req->config_path, req->overrides);
+            if (!cfg) {
+                fmt::print(stderr, "sluice: {}\n", cfg.message());
+                return 2;
+            }
+            const std::string classes = cfg->rules.classification.empty() ? default_classification_path() : cfg->rules.classification;
+            return check_rules(req->check_rule_files, rule_vars(*cfg), classes, stdout);
+        }
         case CliCommand::run:
             break;
     }
@@ -89,6 +96,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     setup_logging(config->log_level);
-    Runtime runtime(std::move(*config), ConfigSource{req->config_path, req->overrides});
+    apply_cli_rules(*config, req->rule_files);
+    Runtime runtime(std::move(*config), ConfigSource{req->config_path, req->overrides, req->rule_files});
     return runtime.run();
 }

@@ -181,6 +181,20 @@ private:
     std::vector<MetricsExtension> extensions_;
 };
 
+void append_samples(const std::vector<MetricSample>& samples, std::vector<prometheus::MetricFamily>& out) {
+    std::map<std::string, size_t> index;
+    for (const auto& s : samples) {
+        auto it = index.find(s.family);
+        if (it == index.end()) {
+            out.push_back(MetricFamily{s.family, s.help, s.counter ? MetricType::Counter : MetricType::Gauge, {}});
+            it = index.emplace(s.family, out.size() - 1).first;
+        }
+        std::vector<ClientMetric::Label> labels;
+        for (const auto& [k, v] : s.labels) labels.push_back({k, v});
+        FamilyBuilder::add(out[it->second], s.value, std::move(labels));
+    }
+}
+
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& listen,
                                                             std::function<StatsSnapshot()> snapshot) {
     std::unique_ptr<MetricsServer> m(new MetricsServer());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/stats.hpp"
+#include "detectors/detector.hpp"
 #include "dataplane/result.hpp"
 
 namespace prometheus {
@@ -23,6 +24,9 @@ namespace sluice {
 
 // Extra families from detectors (rules loaded, alerts by class, ...).
 using MetricsExtension = std::function<void(std::vector<prometheus::MetricFamily>&)>;
+
+// Groups detector samples into families (appended to `out`).
+void append_samples(const std::vector<MetricSample>& samples, std::vector<prometheus::MetricFamily>& out);
 
 class MetricsServer {
 public:

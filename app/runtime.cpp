@@ -14,6 +14,9 @@
 #include "app/control.hpp"
 #include "app/eve_writer.hpp"
 #include "app/metrics.hpp"
+#include "app/rules.hpp"
+#include "detectors/detector.hpp"
+#include "signatures/rule_set.hpp"
 #include "dataplane/dispatcher.hpp"
 #include "dataplane/eve.hpp"
 #include "dataplane/worker.hpp"
@@ -66,6 +69,10 @@ void install_signal_handlers() {
     sigaction(SIGHUP, &sa, nullptr);
     signal(SIGPIPE, SIG_IGN);
 }
+void apply_cli_rules(Config& config, const std::vector<std::string>& rule_files) {
+    config.rules.files.insert(config.rules.files.end(), rule_files.begin(), rule_files.end());
+}
+
 bool stop_requested() { return g_stop.load(); }
 void request_stop() { g_stop.store(true); }
 
@@ -82,10 +89,69 @@ Runtime::~Runtime() {
     if (eal_up_) dataplane_stop(dp_);
 }
 
-std::shared_ptr<DetectionSnapshot> Runtime::build_snapshot(const Config& config) const {
+Result<std::shared_ptr<DetectionSnapshot>> Runtime::build_snapshot(const Config& config) const {
     auto snap = std::make_shared<DetectionSnapshot>();
     snap->filter = std::make_shared<const L4Filter>(config.filter);
+    if (!config.rules.files.empty()) {
+        std::shared_ptr<const DetectionSnapshot> current = snapshots_ ? snapshots_->current() : nullptr;
+        auto rules = load_rule_set(config, current && current->rules ? current->rules.get() : nullptr);
+        if (!rules) return rules.error();
+        snap->rules = std::move(*rules);
+    }
     return snap;
+}
+
+std::vector<const Detector*> Runtime::detector_instances(size_t slot) const {
+    std::vector<const Detector*> out;
+    for (const auto& w : workers_)
+        if (const Detector* d = w->detector(slot)) out.push_back(d);
+    return out;
+}
+
+void Runtime::write_detector_stats(JsonWriter& w) const {
+    const auto table = detector_table();
+    for (size_t i = 0; i < table.size(); ++i) {
+        if (!table[i].write_stats) continue;
+        const auto inst = detector_instances(i);
+        if (!inst.empty()) table[i].write_stats(inst, w);
+    }
+    if (snapshots_) {
+        const auto snap = snapshots_->current();
+        if (snap && snap->rules) {
+            const LoadReport& r = snap->rules->load_report();
+            w.begin_object("rules").kv("loaded", uint64_t{r.loaded}).kv("skipped", uint64_t{r.skipped});
+            w.kv("reloads_ok", reloads_ok_.load()).kv("reloads_failed", reloads_failed_.load()).end_object();
+        }
+    }
+}
+
+void Runtime::detector_metrics(std::vector<prometheus::MetricFamily>& out) const {
+    MetricSamples samples;
+    const auto table = detector_table();
+    for (size_t i = 0; i < table.size(); ++i) {
+        if (!table[i].metrics) continue;
+        const auto inst = detector_instances(i);
+        if (!inst.empty()) table[i].metrics(inst, samples);
+    }
+    if (snapshots_) {
+        const auto snap = snapshots_->current();
+        if (snap && snap->rules) {
+            const LoadReport& r = snap->rules->load_report();
+            samples.push_back({"sluice_rules_loaded", "Rules loaded and active.", false, {}, static_cast<double>(r.loaded)});
+            for (size_t k = 0; k < r.skipped_by_reason.size(); ++k)
+                samples.push_back({"sluice_rules_skipped", "Rules skipped at load, by reason.", false,
+                                   {{"reason", std::string(counter_name(static_cast<RuleError>(k)))}},
+                                   static_cast<double>(r.skipped_by_reason[k])});
+            samples.push_back({"sluice_rules_compile_seconds", "Time the running rule set took to compile (or load from cache).",
+                               false, {}, snap->rules->stats().seconds});
+        }
+    }
+    samples.push_back({"sluice_reloads_total", "Rule/configuration reloads, by result.", true, {{"result", "ok"}},
+                       static_cast<double>(reloads_ok_.load())});
+    samples.push_back({"sluice_reloads_total", "Rule/configuration reloads, by result.", true, {{"result", "failed"}},
+                       static_cast<double>(reloads_failed_.load())});
+    samples.push_back({"sluice_reload_seconds", "Duration of the last successful reload.", false, {}, last_reload_seconds_.load()});
+    append_samples(samples, out);
 }
 
 Status Runtime::start_services() {
@@ -96,6 +162,7 @@ Status Runtime::start_services() {
         auto m = MetricsServer::start(config_.metrics.listen, [this] { return snapshot(); });
         if (!m) return m.error();
         metrics_ = std::move(*m);
+        metrics_->add_extension([this](std::vector<prometheus::MetricFamily>& out) { detector_metrics(out); });
     }
     if (!config_.control.socket.empty()) {
         auto c = ControlServer::start(config_.control.socket, [this](const auto& words) { return control(words); });
@@ -109,8 +176,10 @@ Status Runtime::start_dataplane() {
     auto dp = dataplane_start(config_);
     if (!dp) return dp.error();
     dp_ = std::move(*dp);
+    auto snap = build_snapshot(config_);
+    if (!snap) return snap.error();
     snapshots_ = std::make_unique<SnapshotPublisher>(dp_.workers);
-    snapshots_->publish(build_snapshot(config_));
+    snapshots_->publish(std::move(*snap));
 
     // in_iface names the live interface; capture files have none (as in Suricata).
     if (!dp_.offline && !dp_.ports.empty()) in_iface_ = dp_.ports[0].label;
@@ -206,25 +275,35 @@ Status Runtime::reload() {
     std::lock_guard lock(reload_mu_);
     const auto t0 = std::chrono::steady_clock::now();
     auto next = load_config(source_.path, source_.overrides);
-    if (!next) {
-        spdlog::error("reload failed, keeping the running configuration: {}", next.message());
-        return next.error();
+    if (next) apply_cli_rules(*next, source_.rule_files);
+    Result<std::shared_ptr<DetectionSnapshot>> snap = next ? build_snapshot(*next) : Result<std::shared_ptr<DetectionSnapshot>>(next.error());
+    if (!snap) {
+        reloads_failed_.fetch_add(1);
+        spdlog::error("reload failed, keeping the running configuration and rules: {}", snap.message());
+        return snap.error();
     }
-    const uint64_t gen = snapshots_->publish(build_snapshot(*next));
-    spdlog::info("reload: detection snapshot {} published in {:.1f} ms (filter: {} rules)", gen,
-                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
-                 next->filter.rules.size());
+    const uint64_t gen = snapshots_->publish(std::move(*snap));
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    last_reload_seconds_.store(secs);
+    reloads_ok_.fetch_add(1);
+    spdlog::info("reload: detection snapshot {} published in {:.1f} ms (filter: {} rules, signatures: {})", gen, secs * 1000,
+                 next->filter.rules.size(), next->rules.files.empty() ? std::string("off") : std::to_string(next->rules.files.size()) + " files");
     return {};
 }
 
 std::string Runtime::control(const std::vector<std::string>& words) {
     const std::string& cmd = words[0];
+    const auto table = detector_table();
+    for (size_t i = 0; i < table.size(); ++i) {
+        std::string reply;
+        if (table[i].control && table[i].control(detector_instances(i), words, reply)) return control_ok(reply);
+    }
     if (cmd == "stats") {
         const StatsSnapshot s = snapshot();
         std::string buf(1 << 16, '\0');
         JsonWriter w(buf.data(), buf.size());
         w.begin_object();
-        write_stats_object(w, s);
+        write_stats_object(w, s, [this](JsonWriter& jw) { write_detector_stats(jw); });
         w.end_object();
         const std::string_view v = w.view();
         // write_stats_object writes {"stats":{...}}: reply with the inner object.
@@ -244,7 +323,8 @@ std::string Runtime::control(const std::vector<std::string>& words) {
     if (cmd == "uptime")
         return control_ok(fmt::format("{}", static_cast<uint64_t>(
                                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count())));
-    if (cmd == "help") return control_ok("[\"stats\",\"reload\",\"shutdown\",\"version\",\"uptime\",\"help\"]");
+    if (cmd == "help")
+        return control_ok("[\"stats\",\"reload\",\"shutdown\",\"version\",\"uptime\",\"top-rules [N]\",\"help\"]");
     return control_error(fmt::format("unknown command '{}' (try: help)", cmd));
 }
 
@@ -252,7 +332,7 @@ void Runtime::emit_stats_event(uint64_t ts_ns) {
     const StatsSnapshot s = snapshot();
     JsonWriter* w = mgmt_eve_->begin(EveType::stats, ts_ns, 0, nullptr);
     if (!w) return;
-    write_stats_object(*w, s);
+    write_stats_object(*w, s, [this](JsonWriter& jw) { write_detector_stats(jw); });
     mgmt_eve_->end();
 }
 

@@ -25,9 +25,15 @@
 #include "dataplane/ports.hpp"
 #include "detectors/snapshot.hpp"
 
+namespace prometheus {
+struct MetricFamily;
+}
+
 namespace sluice {
 
 class ControlServer;
+class Detector;
+class JsonWriter;
 class Dispatcher;
 class EveEmitter;
 class EveWriter;
@@ -38,7 +44,11 @@ class Worker;
 struct ConfigSource {
     std::string path;
     std::vector<ConfigOverride> overrides;
+    std::vector<std::string> rule_files;  // --rules FILE (added to rules.files)
 };
+
+// Adds the command line's --rules files to the configured ones.
+void apply_cli_rules(Config& config, const std::vector<std::string>& rule_files);
 
 class Runtime {
 public:
@@ -61,7 +71,11 @@ private:
     void emit_stats_event(uint64_t ts_ns);
     void print_progress(bool final_line);
     void print_summary() const;
-    std::shared_ptr<DetectionSnapshot> build_snapshot(const Config& config) const;
+    Result<std::shared_ptr<DetectionSnapshot>> build_snapshot(const Config& config) const;
+    // Every worker's instance of the detector at `slot` of the table.
+    std::vector<const Detector*> detector_instances(size_t slot) const;
+    void write_detector_stats(JsonWriter& w) const;
+    void detector_metrics(std::vector<prometheus::MetricFamily>& out) const;
 
     Config config_;
     ConfigSource source_;
@@ -86,6 +100,10 @@ private:
     mutable std::mutex reload_mu_;
     bool progress_shown_ = false;
     double run_seconds_ = 0;
+    // Reload bookkeeping, for metrics (read by scrapes, written under reload_mu_).
+    std::atomic<uint64_t> reloads_ok_{0};
+    std::atomic<uint64_t> reloads_failed_{0};
+    std::atomic<double> last_reload_seconds_{0};
 };
 
 // Set by SIGINT/SIGTERM and `ctl shutdown`; SIGHUP sets the reload request.

@@ -60,7 +60,7 @@ WorkerStats read_worker(const Worker& w) {
     return s;
 }
 
-void write_stats_object(JsonWriter& w, const StatsSnapshot& s) {
+void write_stats_object(JsonWriter& w, const StatsSnapshot& s, const std::function<void(JsonWriter&)>& extra) {
     const WorkerStats& t = s.total;
     w.begin_object("stats");
     w.kv("uptime", static_cast<uint64_t>(s.uptime_s));
@@ -122,6 +122,7 @@ void write_stats_object(JsonWriter& w, const StatsSnapshot& s) {
     w.kv("write_errors", s.eve_write_errors);
     w.end_object();
     w.begin_object("mempool").kv("in_use", s.mempool_in_use).kv("size", s.mempool_size).end_object();
+    if (extra) extra(w);
     w.end_object();
 }
 

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -71,7 +72,8 @@ struct StatsSnapshot {
 
 WorkerStats read_worker(const Worker& w);
 
-// The "stats" object of the EVE stats event (Suricata-like sections).
-void write_stats_object(JsonWriter& w, const StatsSnapshot& s);
+// The "stats" object of the EVE stats event (Suricata-like sections);
+// `extra` adds further sections (detectors) before it is closed.
+void write_stats_object(JsonWriter& w, const StatsSnapshot& s, const std::function<void(JsonWriter&)>& extra = {});
 
 }  // namespace sluice

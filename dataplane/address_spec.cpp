@@ -34,77 +34,14 @@ std::string quote(std::string_view s) {
 
 // ---- interval algebra on sorted, disjoint, merged ranges ----------------------
 
-IpRangeSet intersect(const IpRangeSet& a, const IpRangeSet& b) {
-    IpRangeSet out;
-    const auto& x = a.ranges();
-    const auto& y = b.ranges();
-    size_t i = 0, j = 0;
-    while (i < x.size() && j < y.size()) {
-        const IpAddr& lo = x[i].first < y[j].first ? y[j].first : x[i].first;
-        const IpAddr& hi = x[i].last < y[j].last ? x[i].last : y[j].last;
-        if (!(hi < lo)) out.add_range(lo, hi);
-        if (x[i].last < y[j].last)
-            ++i;
-        else
-            ++j;
-    }
-    out.finalize();
-    return out;
-}
-
 IpRangeSet subtract(const IpRangeSet& a, const IpRangeSet& b) {
     if (b.empty()) return a;
-    return intersect(a, b.complement());
+    return a.intersect(b.complement());
 }
 
-struct Ports {  // closed intervals over 0..65535, sorted and merged after normalize()
-    std::vector<std::pair<uint32_t, uint32_t>> r;
-
-    void normalize() {
-        std::sort(r.begin(), r.end());
-        std::vector<std::pair<uint32_t, uint32_t>> m;
-        m.reserve(r.size());
-        for (const auto& x : r) {
-            if (!m.empty() && x.first <= m.back().second + 1) {
-                m.back().second = std::max(m.back().second, x.second);
-            } else {
-                m.push_back(x);
-            }
-        }
-        r = std::move(m);
-    }
-    Ports complement() const {
-        Ports out;
-        uint32_t cursor = 0;
-        for (const auto& x : r) {
-            if (x.first > cursor) out.r.emplace_back(cursor, x.first - 1);
-            cursor = x.second + 1;
-        }
-        if (cursor <= 65535) out.r.emplace_back(cursor, 65535);
-        return out;
-    }
-    static Ports all() { return Ports{{{0, 65535}}}; }
-    bool full() const { return r.size() == 1 && r[0].first == 0 && r[0].second == 65535; }
-};
-
-Ports intersect(const Ports& a, const Ports& b) {
-    Ports out;
-    size_t i = 0, j = 0;
-    while (i < a.r.size() && j < b.r.size()) {
-        uint32_t lo = std::max(a.r[i].first, b.r[j].first);
-        uint32_t hi = std::min(a.r[i].second, b.r[j].second);
-        if (lo <= hi) out.r.emplace_back(lo, hi);
-        if (a.r[i].second < b.r[j].second)
-            ++i;
-        else
-            ++j;
-    }
-    return out;
-}
-
-Ports subtract(const Ports& a, const Ports& b) {
-    if (b.r.empty()) return a;
-    return intersect(a, b.complement());
+PortSet subtract(const PortSet& a, const PortSet& b) {
+    if (b.empty()) return a;
+    return a.intersect(b.complement());
 }
 
 // ---- the parser, shared by both kinds through a small traits struct ----------
@@ -153,12 +90,14 @@ struct AddressKind {
 };
 
 struct PortKind {
-    using Set = Ports;
+    using Set = PortSet;
     static constexpr std::string_view what = "port";
-    static Set any() { return Ports::all(); }
-    static void add_all(Set& into, const Set& from) { into.r.insert(into.r.end(), from.r.begin(), from.r.end()); }
-    static void finish(Set& s) { s.normalize(); }
-    static bool empty(const Set& s) { return s.r.empty(); }
+    static Set any() { return PortSet::all(); }
+    static void add_all(Set& into, const Set& from) {
+        for (const auto& [lo, hi] : from.ranges()) into.add(lo, hi);
+    }
+    static void finish(Set& s) { s.finalize(); }
+    static bool empty(const Set& s) { return s.empty(); }
     static Set complement(const Set& s) { return s.complement(); }
     static Set minus(const Set& a, const Set& b) { return subtract(a, b); }
 
@@ -172,14 +111,14 @@ struct PortKind {
 
     static std::optional<std::string> add_atom(Set& into, std::string_view atom) {
         if (atom == "any") {
-            into.r.emplace_back(0, 65535);
+            into.add(0, 65535);
             return std::nullopt;
         }
         auto colon = atom.find(':');
         if (colon == std::string_view::npos) {
             auto v = number(atom);
             if (!v) return "not a port (0-65535): " + quote(atom);
-            into.r.emplace_back(*v, *v);
+            into.add(static_cast<uint16_t>(*v), static_cast<uint16_t>(*v));
             return std::nullopt;
         }
         auto a = atom.substr(0, colon);
@@ -189,7 +128,7 @@ struct PortKind {
         auto last = b.empty() ? std::optional<uint32_t>(65535) : number(b);
         if (!first || !last) return "bad port range (ports are 0-65535): " + quote(atom);
         if (*last < *first) return "port range runs backwards: " + quote(atom);
-        into.r.emplace_back(*first, *last);
+        into.add(static_cast<uint16_t>(*first), static_cast<uint16_t>(*last));
         return std::nullopt;
     }
 };
@@ -349,18 +288,6 @@ private:
     std::vector<std::string_view> stack_;
 };
 
-Result<PortSet> to_port_set(Result<Ports> set) {
-    if (!set) return set.error();
-    PortSet out;
-    if (set->full()) return out;  // any
-    Ports inverse = set->complement();
-    const Ports& chosen = inverse.r.size() < set->r.size() ? inverse : *set;
-    out.negated = &chosen == &inverse;
-    out.ranges.reserve(chosen.r.size());
-    for (const auto& r : chosen.r) out.ranges.push_back({static_cast<uint16_t>(r.first), static_cast<uint16_t>(r.second)});
-    return out;
-}
-
 }  // namespace
 
 Result<IpRangeSet> parse_address_spec(std::string_view text, const VarMap& address_groups) {
@@ -370,7 +297,7 @@ Result<IpRangeSet> parse_address_spec(std::string_view text, const VarMap& addre
 
 Result<PortSet> parse_port_spec(std::string_view text, const VarMap& port_groups) {
     SpecParser<PortKind> p(port_groups);
-    return to_port_set(p.parse_whole(text, 0));
+    return p.parse_whole(text, 0);
 }
 
 struct SpecResolver::Parsers {
@@ -385,6 +312,53 @@ SpecResolver::~SpecResolver() = default;
 
 Result<IpRangeSet> SpecResolver::address(std::string_view text) { return parsers_->address.parse_whole(text, 0); }
 
-Result<PortSet> SpecResolver::port(std::string_view text) { return to_port_set(parsers_->port.parse_whole(text, 0)); }
+Result<PortSet> SpecResolver::port(std::string_view text) { return parsers_->port.parse_whole(text, 0); }
+
+void PortSet::finalize() {
+    std::sort(ranges_.begin(), ranges_.end());
+    std::vector<std::pair<uint16_t, uint16_t>> merged;
+    merged.reserve(ranges_.size());
+    for (const auto& r : ranges_) {
+        if (!merged.empty() && uint32_t{r.first} <= uint32_t{merged.back().second} + 1) {
+            merged.back().second = std::max(merged.back().second, r.second);
+            continue;
+        }
+        merged.push_back(r);
+    }
+    ranges_ = std::move(merged);
+}
+
+PortSet PortSet::complement() const {
+    PortSet out;
+    uint32_t next = 0;
+    for (const auto& r : ranges_) {
+        if (r.first > next) out.add(static_cast<uint16_t>(next), static_cast<uint16_t>(r.first - 1));
+        next = uint32_t{r.second} + 1;
+    }
+    if (next <= 65535) out.add(static_cast<uint16_t>(next), 65535);
+    return out;
+}
+
+PortSet PortSet::intersect(const PortSet& o) const {
+    PortSet out;
+    size_t i = 0, j = 0;
+    while (i < ranges_.size() && j < o.ranges_.size()) {
+        const uint16_t lo = std::max(ranges_[i].first, o.ranges_[j].first);
+        const uint16_t hi = std::min(ranges_[i].second, o.ranges_[j].second);
+        if (lo <= hi) out.add(lo, hi);
+        if (ranges_[i].second < o.ranges_[j].second) ++i;
+        else ++j;
+    }
+    out.finalize();
+    return out;
+}
+
+bool PortSet::contains(uint16_t p) const {
+    auto it = std::upper_bound(ranges_.begin(), ranges_.end(), p,
+                               [](uint16_t v, const std::pair<uint16_t, uint16_t>& r) { return v < r.first; });
+    if (it == ranges_.begin()) return false;
+    --it;
+    return p <= it->second;
+}
 
 }  // namespace sluice

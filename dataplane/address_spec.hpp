@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "dataplane/ip_addr.hpp"
@@ -26,23 +27,29 @@
 
 namespace sluice {
 
-struct PortRange {
-    uint16_t first = 0;
-    uint16_t last = 65535;
-};
-
-// A set of ports: sorted, merged ranges. Empty ranges with negated=false = any.
-struct PortSet {
-    std::vector<PortRange> ranges;
-    bool negated = false;
-    bool any() const { return ranges.empty() && !negated; }
-    bool contains(uint16_t port) const {
-        if (ranges.empty()) return !negated;
-        bool in = false;
-        for (const auto& r : ranges)
-            if (port >= r.first && port <= r.last) { in = true; break; }
-        return in != negated;
+// A set of ports: sorted, merged, closed intervals over 0..65535 (negation is
+// stored as the complement). Built with add() + finalize(); `any` is 0-65535.
+class PortSet {
+public:
+    static PortSet all() {
+        PortSet p;
+        p.add(0, 65535);
+        return p;
     }
+    void add(uint16_t lo, uint16_t hi) { ranges_.emplace_back(lo, hi); }
+    void finalize();
+    PortSet complement() const;
+    PortSet intersect(const PortSet& o) const;
+    bool contains(uint16_t p) const;
+    bool is_any() const { return ranges_.size() == 1 && ranges_[0].first == 0 && ranges_[0].second == 65535; }
+    // A default-constructed set (no ranges) also means "any" where a filter
+    // rule leaves the ports out.
+    bool any() const { return ranges_.empty() || is_any(); }
+    bool empty() const { return ranges_.empty(); }
+    const std::vector<std::pair<uint16_t, uint16_t>>& ranges() const { return ranges_; }
+
+private:
+    std::vector<std::pair<uint16_t, uint16_t>> ranges_;
 };
 
 using VarMap = std::map<std::string, std::string, std::less<>>;

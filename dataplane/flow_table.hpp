@@ -83,8 +83,6 @@ inline constexpr uint8_t filtered = 0x10; // the L3/L4 filter gave its verdict (
 inline constexpr uint8_t rejected = 0x20; // reject packets already sent
 }  // namespace flowflag
 
-struct FlowApp;  // per-flow detector context, defined and owned by the worker
-
 struct Flow {
     FlowKey key;
     uint64_t flow_id = 0;
@@ -110,7 +108,7 @@ struct Flow {
     uint32_t epoch = 0;             // the table epoch of its last packet
     uint64_t drop_from = 0;         // packets from this number on are dropped; 0 = none
     TcpStreamState stream;
-    FlowApp* app = nullptr;
+    void* detector_state[8] = {};   // one slot per detector (detectors/detector.hpp)
 
     const IpAddr& client_addr() const { return key.addr[client_side]; }
     const IpAddr& server_addr() const { return key.addr[client_side ^ 1]; }

@@ -136,6 +136,21 @@ IpRangeSet IpRangeSet::complement() const {
     return out;
 }
 
+IpRangeSet IpRangeSet::intersect(const IpRangeSet& other) const {
+    IpRangeSet out;
+    const auto& x = ranges_;
+    const auto& y = other.ranges_;
+    size_t i = 0, j = 0;
+    while (i < x.size() && j < y.size()) {
+        const IpAddr& lo = x[i].first < y[j].first ? y[j].first : x[i].first;
+        const IpAddr& hi = x[i].last < y[j].last ? x[i].last : y[j].last;
+        if (!(hi < lo)) out.ranges_.push_back({lo, hi});
+        if (x[i].last < y[j].last) ++i;
+        else ++j;
+    }
+    return out;  // pieces of sorted disjoint ranges are sorted and disjoint
+}
+
 bool IpRangeSet::contains(const IpAddr& a) const {
     auto it = std::upper_bound(ranges_.begin(), ranges_.end(), a,
                                [](const IpAddr& v, const IpRange& r) { return v < r.first; });

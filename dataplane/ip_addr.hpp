@@ -90,6 +90,8 @@ public:
     void finalize();
     // The complement within the whole address space (IPv4 and IPv6).
     IpRangeSet complement() const;
+    // Addresses in both sets (both finalized); the result is finalized.
+    IpRangeSet intersect(const IpRangeSet& other) const;
 
     bool contains(const IpAddr& a) const;
     bool empty() const { return ranges_.empty(); }

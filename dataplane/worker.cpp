@@ -59,8 +59,13 @@ Worker::Worker(const Config& config, const WorkerSetup& setup, SnapshotPublisher
       eve_(events, eve_type_mask(config.eve.types), setup.offline, setup_.in_iface),
       scratch_(new uint8_t[kScratch * kMaxBurst]) {
     refresh_snapshot();
-    for (const auto& entry : detector_table())
-        if (entry.enabled(config)) detectors_.push_back(entry.create(config, *this));
+    const auto table = detector_table();
+    by_slot_.assign(table.size(), nullptr);
+    for (size_t i = 0; i < table.size() && i < kMaxDetectors; ++i) {
+        if (!table[i].enabled(config)) continue;
+        detectors_.push_back(table[i].create(config, *snapshot_, *this, static_cast<unsigned>(i)));
+        by_slot_[i] = detectors_.back().get();
+    }
 }
 
 void Worker::refresh_snapshot() {
@@ -88,7 +93,31 @@ void Worker::raise(PacketRef& p, Verdict v, DropReason why) {
     }
 }
 
+void Worker::raise(StreamContext& ctx, Verdict v, DropReason why) {
+    if (ctx.packet) {
+        raise(*ctx.packet, v, why);
+        return;
+    }
+    // Data flushed at flow end: nothing left to drop, but the flow records it.
+    Flow& f = ctx.flow;
+    if (v >= Verdict::drop_flow && !(f.flags & flowflag::drop)) {
+        f.flags |= flowflag::drop;
+        f.drop_from = f.pkts[0] + f.pkts[1] + 1;
+        f.drop_reason = static_cast<uint8_t>(why);
+    }
+}
+
 void Worker::stop_inspection(Flow& f) { f.flags |= flowflag::pass; }
+
+void Worker::publish(StreamContext& ctx, const AppTransaction& tx) {
+    if (ctx.flow.flags & (flowflag::drop | flowflag::pass)) return;
+    for (auto& d : detectors_) d->on_transaction(ctx, tx);
+}
+
+void Worker::publish(StreamContext& ctx, const AppRecord& record) {
+    if (ctx.flow.flags & (flowflag::drop | flowflag::pass)) return;
+    for (auto& d : detectors_) d->on_record(ctx, record);
+}
 
 void Worker::handle_malformed(PacketRef& r) {
     const MalformedReason why = r.pkt.malformed;

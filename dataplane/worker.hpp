@@ -133,12 +133,19 @@ public:
     const EveEmitter& eve_emitter() const { return eve_; }
     uint64_t clock_ns() const { return clock_pub_.load(std::memory_order_relaxed); }
 
+    // The detector at a position of the detector table, or null when disabled.
+    const Detector* detector(size_t slot) const { return slot < by_slot_.size() ? by_slot_[slot] : nullptr; }
+
     // WorkerServices
     unsigned worker_id() const override { return setup_.id; }
     bool ips() const override { return ips_; }
+    bool offline() const override { return setup_.offline; }
     EveEmitter& eve() override { return eve_; }
     void raise(PacketRef& p, Verdict v, DropReason why) override;
+    void raise(StreamContext& ctx, Verdict v, DropReason why) override;
     void stop_inspection(Flow& f) override;
+    void publish(StreamContext& ctx, const AppTransaction& tx) override;
+    void publish(StreamContext& ctx, const AppRecord& record) override;
 
 private:
     void on_data(Direction dir, uint64_t offset, std::span<const uint8_t> data) override;
@@ -176,6 +183,7 @@ private:
     std::unique_ptr<Defragmenter> defrag_;
     EveEmitter eve_;
     std::vector<std::unique_ptr<Detector>> detectors_;
+    std::vector<const Detector*> by_slot_;
 
     // Per burst slot: linear copies of multi-segment frames and reassembled datagrams.
     std::unique_ptr<uint8_t[]> scratch_;

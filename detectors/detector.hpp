@@ -13,10 +13,15 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "dataplane/eve.hpp"
 #include "dataplane/packet.hpp"
+#include "detectors/app_buffers.hpp"
+#include "detectors/app_record.hpp"
 
 namespace sluice {
 
@@ -35,11 +40,19 @@ public:
     virtual ~WorkerServices() = default;
     virtual unsigned worker_id() const = 0;
     virtual bool ips() const = 0;
+    virtual bool offline() const = 0;
     virtual EveEmitter& eve() = 0;
     // Raises the packet's verdict (and its flow's, for drop_flow/reject).
     virtual void raise(PacketRef& p, Verdict v, DropReason why) = 0;
+    // A verdict found in stream data: on the packet that delivered it, or,
+    // when data is flushed at flow end (no packet), on the flow alone.
+    virtual void raise(StreamContext& ctx, Verdict v, DropReason why) = 0;
     // Stops detection on the flow (a pass rule); packets are still forwarded.
     virtual void stop_inspection(Flow& f) = 0;
+    // Hands an application transaction (HTTP request, DNS query, ...) or an OT
+    // record found in this flow to every detector (signatures, OT policy, EVE).
+    virtual void publish(StreamContext& ctx, const AppTransaction& tx) = 0;
+    virtual void publish(StreamContext& ctx, const AppRecord& record) = 0;
 };
 
 class Detector {
@@ -56,15 +69,41 @@ public:
     }
     virtual void on_stream_end(Flow& flow) { (void)flow; }
     virtual void inspect(std::span<PacketRef* const> packets) { (void)packets; }
+    // Application transactions and OT records other detectors found.
+    virtual void on_transaction(StreamContext& ctx, const AppTransaction& tx) { (void)ctx, (void)tx; }
+    virtual void on_record(StreamContext& ctx, const AppRecord& record) { (void)ctx, (void)record; }
     virtual void on_flow_end(Flow& flow) { (void)flow; }
     // Fields this detector adds to the flow's EVE flow event (e.g. "alerted").
     virtual void write_flow_event(const Flow& flow, JsonWriter& w) { (void)flow, (void)w; }
 };
 
+// Per-flow state slots: Flow::detector_state[slot] belongs to the detector at
+// that position of the table; it must be null again after on_flow_end.
+inline constexpr size_t kMaxDetectors = 8;
+
+// One Prometheus sample a detector reports (the runtime adds the worker label
+// and groups samples into families); read from the management side only.
+struct MetricSample {
+    std::string family;  // full name, e.g. "sluice_alerts_total"
+    std::string help;
+    bool counter = true;
+    std::vector<std::pair<std::string, std::string>> labels;
+    double value = 0;
+};
+using MetricSamples = std::vector<MetricSample>;
+
 struct DetectorEntry {
     std::string_view name;
     bool (*enabled)(const Config& config);
-    std::unique_ptr<Detector> (*create)(const Config& config, WorkerServices& services);
+    std::unique_ptr<Detector> (*create)(const Config& config, const DetectionSnapshot& snapshot, WorkerServices& services,
+                                        unsigned slot);
+    // The management side's view over every worker's instance (may be null):
+    // samples for Prometheus, a section of the EVE stats event, control commands
+    // (true when the command was this detector's; the reply is a JSON value).
+    void (*metrics)(std::span<const Detector* const> instances, MetricSamples& out) = nullptr;
+    void (*write_stats)(std::span<const Detector* const> instances, JsonWriter& w) = nullptr;
+    bool (*control)(std::span<const Detector* const> instances, const std::vector<std::string>& words,
+                    std::string& reply) = nullptr;
 };
 
 // The detector table, in the order the worker calls them.

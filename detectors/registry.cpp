@@ -1,13 +1,26 @@
 // The detector table (habit 1): one constant list, in calling order. A
-// detector is added here, not by static self-registration.
+// detector is added here, not by static self-registration. Its position is its
+// per-flow state slot (Flow::detector_state).
 #include <array>
 
+#include "app/config.hpp"
 #include "detectors/detector.hpp"
+#include "detectors/signature/signature_detector.hpp"
 
 namespace sluice {
 
 namespace {
-constexpr std::array<DetectorEntry, 0> kDetectors = {};
+
+template <typename D>
+std::unique_ptr<Detector> make(const Config& c, const DetectionSnapshot& s, WorkerServices& w, unsigned slot) {
+    return std::make_unique<D>(c, s, w, slot);
+}
+
+const std::array<DetectorEntry, 1> kDetectors = {{
+    {"signature", [](const Config& c) { return !c.rules.files.empty(); }, make<SignatureDetector>,
+     SignatureDetector::metrics, SignatureDetector::write_stats, SignatureDetector::control},
+}};
+
 }  // namespace
 
 std::span<const DetectorEntry> detector_table() { return kDetectors; }

@@ -19,9 +19,12 @@
 
 namespace sluice {
 
+class RuleSet;
+
 struct DetectionSnapshot {
     uint64_t generation = 0;
     std::shared_ptr<const L4Filter> filter;
+    std::shared_ptr<const RuleSet> rules;  // null: no signatures loaded
 };
 
 class SnapshotPublisher {

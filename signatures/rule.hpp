@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "dataplane/address_spec.hpp"
 #include "dataplane/ip_addr.hpp"
 #include "detectors/app_buffers.hpp"
 #include "detectors/app_proto.hpp"
@@ -62,22 +63,6 @@ struct NumRange {
         }
         return false;
     }
-};
-
-// Sorted, merged closed port intervals; `any` covers 0..65535.
-class PortSet {
-public:
-    void add(uint16_t lo, uint16_t hi) { ranges_.emplace_back(lo, hi); }
-    void finalize();
-    PortSet complement() const;
-    PortSet intersect(const PortSet& o) const;
-    bool contains(uint16_t p) const;
-    bool is_any() const { return ranges_.size() == 1 && ranges_[0].first == 0 && ranges_[0].second == 65535; }
-    bool empty() const { return ranges_.empty(); }
-    const std::vector<std::pair<uint16_t, uint16_t>>& ranges() const { return ranges_; }
-
-private:
-    std::vector<std::pair<uint16_t, uint16_t>> ranges_;
 };
 
 // A compiled pcre keyword. `program` is PCRE2 (always compiled: it validates the

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "dataplane/address_spec.hpp"
 #include "dataplane/ip_addr.hpp"
 #include "dataplane/result.hpp"
 #include "signatures/rule.hpp"
@@ -22,10 +24,31 @@ public:
     RuleVars();
 
     // name without '$', text as in suricata.yaml ("[10.0.0.0/8,!10.1.0.0/16]", "any").
-    void set_address(std::string name, std::string text) { addresses_[std::move(name)] = std::move(text); }
-    void set_port(std::string name, std::string text) { ports_[std::move(name)] = std::move(text); }
+    RuleVars(const RuleVars& o) : addresses_(o.addresses_), ports_(o.ports_) {}
+    RuleVars& operator=(const RuleVars& o) {
+        addresses_ = o.addresses_;
+        ports_ = o.ports_;
+        resolver_.reset();
+        return *this;
+    }
+    RuleVars(RuleVars&&) = default;
+    RuleVars& operator=(RuleVars&&) = default;
+    ~RuleVars();
+
+    void set_address(std::string name, std::string text) {
+        addresses_[std::move(name)] = std::move(text);
+        resolver_.reset();
+    }
+    void set_port(std::string name, std::string text) {
+        ports_[std::move(name)] = std::move(text);
+        resolver_.reset();
+    }
     // Without the defaults (tests that need an unknown variable).
-    void clear() { addresses_.clear(); ports_.clear(); }
+    void clear() {
+        addresses_.clear();
+        ports_.clear();
+        resolver_.reset();
+    }
 
     // An address list of a rule header ("$HOME_NET", "[1.2.3.4,!$DNS_SERVERS]", "any").
     Result<IpRangeSet> resolve_addresses(std::string_view text) const;
@@ -34,17 +57,15 @@ public:
     // A stable text of every variable, for the compiled-rules cache key.
     std::string fingerprint() const;
 
-    static constexpr int kMaxDepth = 16;
 
 private:
-    Result<IpRangeSet> address_set(std::string_view text, int depth) const;
-    Result<PortSet> port_set(std::string_view text, int depth) const;
+    // The shared Suricata address/port syntax (dataplane/address_spec), with
+    // each variable resolved once per rule set; rebuilt when a variable changes.
+    SpecResolver& resolver() const;
 
-    std::map<std::string, std::string, std::less<>> addresses_;
-    std::map<std::string, std::string, std::less<>> ports_;
+    VarMap addresses_;
+    VarMap ports_;
+    mutable std::unique_ptr<SpecResolver> resolver_;
 };
-
-// a ∩ b for finalized sets.
-IpRangeSet intersect(const IpRangeSet& a, const IpRangeSet& b);
 
 }  // namespace sluice

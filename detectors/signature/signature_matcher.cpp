@@ -26,12 +26,12 @@ struct SignatureMatcher::Ctx {
 
 namespace {
 
-Verdict verdict_of(RuleAction a) {
+SigVerdict verdict_of(RuleAction a) {
     switch (a) {
-        case RuleAction::pass: return Verdict::pass;
-        case RuleAction::drop: return Verdict::drop;
-        case RuleAction::reject: return Verdict::reject;
-        default: return Verdict::alert;
+        case RuleAction::pass: return SigVerdict::pass;
+        case RuleAction::drop: return SigVerdict::drop;
+        case RuleAction::reject: return SigVerdict::reject;
+        default: return SigVerdict::alert;
     }
 }
 
@@ -417,8 +417,8 @@ bool SignatureMatcher::threshold_allows(const Rule& r, uint32_t, const Ctx& c, c
     return true;
 }
 
-Verdict SignatureMatcher::confirm(Ctx& c, AlertSink& sink) {
-    Verdict v = Verdict::none;
+SigVerdict SignatureMatcher::confirm(Ctx& c, AlertSink& sink) {
+    SigVerdict v = SigVerdict::none;
     if (ncands_ == 0) return v;
     std::sort(cands_.get(), cands_.get() + ncands_);
     counters_.inc(SigCounter::candidates, ncands_);
@@ -454,7 +454,7 @@ Verdict SignatureMatcher::confirm(Ctx& c, AlertSink& sink) {
                 counters_.inc(SigCounter::passed_flows);
             }
             counters_block_->hits[ri].add();
-            v = Verdict::pass;
+            v = SigVerdict::pass;
             break;  // pass rules sort first: nothing else is inspected
         }
         if (r.threshold && !threshold_allows(r, ri, c, *r.threshold)) {
@@ -509,12 +509,12 @@ Verdict SignatureMatcher::confirm(Ctx& c, AlertSink& sink) {
     return v;
 }
 
-Verdict SignatureMatcher::inspect_packet(const PacketFacts& pkt, SigFlowState* state, AlertSink& sink) {
+SigVerdict SignatureMatcher::inspect_packet(const PacketFacts& pkt, SigFlowState* state, AlertSink& sink) {
     counters_.inc(SigCounter::packets);
     next_call();
     if (state) {
         sync_state(*state);
-        if (state->passed_) return Verdict::pass;
+        if (state->passed_) return SigVerdict::pass;
     }
     Ctx c;
     c.point = InspectPoint::packet;
@@ -547,23 +547,23 @@ Verdict SignatureMatcher::inspect_packet(const PacketFacts& pkt, SigFlowState* s
     return confirm(c, sink);
 }
 
-Verdict SignatureMatcher::inspect_stream(const FlowFacts& flow, SigFlowState& state, Direction dir, uint64_t offset,
+SigVerdict SignatureMatcher::inspect_stream(const FlowFacts& flow, SigFlowState& state, Direction dir, uint64_t offset,
                                          std::span<const uint8_t> data, uint64_t ts_ns, AlertSink& sink) {
     counters_.inc(SigCounter::stream_chunks);
     next_call();
     sync_state(state);
-    if (state.passed_) return Verdict::pass;
+    if (state.passed_) return SigVerdict::pass;
     auto& ds = state.dir_[index(dir)];
     if (offset > ds.next) stream_gap(state, dir, ds.next, offset - ds.next);
     if (offset < ds.next) {  // already seen: only the new tail counts
-        if (offset + data.size() <= ds.next) return Verdict::none;
+        if (offset + data.size() <= ds.next) return SigVerdict::none;
         data = data.subspan(static_cast<size_t>(ds.next - offset));
     }
     const RuleGroup& g = rules_->stream_group(dir);
     if (g.empty()) {
         ds.next += data.size();
         ds.win_len = 0;
-        return Verdict::none;
+        return SigVerdict::none;
     }
     const uint32_t wcap = cfg_.stream_window_bytes;
     if (!state.window_ || state.window_cap_ != wcap) {
@@ -591,7 +591,7 @@ Verdict SignatureMatcher::inspect_stream(const FlowFacts& flow, SigFlowState& st
     }
     Ctx c = flow_ctx(flow, dir, &state, ts_ns);
     c.point = InspectPoint::stream;
-    Verdict v = Verdict::none;
+    SigVerdict v = SigVerdict::none;
     size_t pos = 0;
     while (pos < data.size()) {
         const size_t n = std::min<size_t>(cfg_.stream_step_bytes, data.size() - pos);
@@ -652,7 +652,7 @@ Verdict SignatureMatcher::inspect_stream(const FlowFacts& flow, SigFlowState& st
         }
         ds.next += n;
         pos += n;
-        if (v == Verdict::pass) break;
+        if (v == SigVerdict::pass) break;
     }
     return v;
 }
@@ -668,12 +668,12 @@ void SignatureMatcher::stream_gap(SigFlowState& state, Direction dir, uint64_t o
     ds.hs_base = ds.next;
 }
 
-Verdict SignatureMatcher::inspect_transaction(const FlowFacts& flow, SigFlowState& state, const AppTransaction& tx,
+SigVerdict SignatureMatcher::inspect_transaction(const FlowFacts& flow, SigFlowState& state, const AppTransaction& tx,
                                               uint64_t ts_ns, AlertSink& sink) {
     counters_.inc(SigCounter::transactions);
     next_call();
     sync_state(state);
-    if (state.passed_) return Verdict::pass;
+    if (state.passed_) return SigVerdict::pass;
     begin();
     for (uint16_t key : rules_->tx_keys(tx.dir)) {
         bool ok;
@@ -688,12 +688,12 @@ Verdict SignatureMatcher::inspect_transaction(const FlowFacts& flow, SigFlowStat
     return confirm(c, sink);
 }
 
-Verdict SignatureMatcher::inspect_record(const FlowFacts& flow, SigFlowState& state, const AppRecord& rec, uint64_t ts_ns,
+SigVerdict SignatureMatcher::inspect_record(const FlowFacts& flow, SigFlowState& state, const AppRecord& rec, uint64_t ts_ns,
                                          AlertSink& sink) {
     counters_.inc(SigCounter::records);
     next_call();
     sync_state(state);
-    if (state.passed_) return Verdict::pass;
+    if (state.passed_) return SigVerdict::pass;
     begin();
     for (uint32_t r : rules_->record_rules(rec.proto)) collect(r);
     Ctx c = flow_ctx(flow, rec.dir, &state, ts_ns);

@@ -34,9 +34,9 @@ struct hs_stream;
 namespace sluice {
 
 // The outcome of one inspection; a larger value is stronger.
-enum class Verdict : uint8_t { none = 0, alert = 1, reject = 2, drop = 3, pass = 4 };
+enum class SigVerdict : uint8_t { none = 0, alert = 1, reject = 2, drop = 3, pass = 4 };
 
-constexpr std::string_view to_string(Verdict v) {
+constexpr std::string_view to_string(SigVerdict v) {
     constexpr std::string_view names[] = {"none", "alert", "reject", "drop", "pass"};
     return names[static_cast<size_t>(v)];
 }
@@ -225,17 +225,17 @@ public:
     const std::shared_ptr<const RuleSet>& rules() const { return rules_; }
 
     // Packet-level rules. `state` may be null (no flow).
-    Verdict inspect_packet(const PacketFacts& pkt, SigFlowState* state, AlertSink& sink);
+    SigVerdict inspect_packet(const PacketFacts& pkt, SigFlowState* state, AlertSink& sink);
     // The next in-order bytes of one direction (from StreamConsumer::on_data).
-    Verdict inspect_stream(const FlowFacts& flow, SigFlowState& state, Direction dir, uint64_t offset,
+    SigVerdict inspect_stream(const FlowFacts& flow, SigFlowState& state, Direction dir, uint64_t offset,
                            std::span<const uint8_t> data, uint64_t ts_ns, AlertSink& sink);
     // From StreamConsumer::on_gap: matches never span a gap.
     void stream_gap(SigFlowState& state, Direction dir, uint64_t offset, uint64_t len);
     // One application transaction (all its buffers together).
-    Verdict inspect_transaction(const FlowFacts& flow, SigFlowState& state, const AppTransaction& tx, uint64_t ts_ns,
+    SigVerdict inspect_transaction(const FlowFacts& flow, SigFlowState& state, const AppTransaction& tx, uint64_t ts_ns,
                                 AlertSink& sink);
     // One OT protocol record.
-    Verdict inspect_record(const FlowFacts& flow, SigFlowState& state, const AppRecord& rec, uint64_t ts_ns, AlertSink& sink);
+    SigVerdict inspect_record(const FlowFacts& flow, SigFlowState& state, const AppRecord& rec, uint64_t ts_ns, AlertSink& sink);
     // The flow is over (StreamConsumer::on_end or flow eviction): frees stream state.
     void end_flow(SigFlowState& state);
 
@@ -264,7 +264,7 @@ private:
     void collect_group(const RuleGroup& g, std::span<const uint8_t> data);
     void collect_ids(const RuleGroup& g, unsigned id);
     void sync_state(SigFlowState& state);
-    Verdict confirm(Ctx& ctx, AlertSink& sink);
+    SigVerdict confirm(Ctx& ctx, AlertSink& sink);
     bool evaluate(const Rule& r, Ctx& ctx, MatchSpan& span, std::span<const uint8_t>& buf, int16_t& buf_id);
     bool header_ok(const Rule& r, const Ctx& ctx) const;
     bool threshold_allows(const Rule& r, uint32_t rule_index, const Ctx& ctx, const ThresholdSpec& t);

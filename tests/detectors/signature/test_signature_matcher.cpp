@@ -105,7 +105,7 @@ alert udp any any -> any any (msg:"negated"; content:"evil"; nocase; content:!"g
     Sink sink;
     std::string payload = "xxEViLxx";
     auto p = udp_packet(payload);
-    EXPECT_EQ(m->inspect_packet(p, nullptr, sink), Verdict::alert);
+    EXPECT_EQ(m->inspect_packet(p, nullptr, sink), SigVerdict::alert);
     EXPECT_EQ(sink.count(1), 1u);
     EXPECT_EQ(sink.count(2), 0u);
     EXPECT_EQ(sink.count(3), 0u);
@@ -691,7 +691,7 @@ reject tcp any any -> any any (msg:"reject"; content:"X"; sid:603;)
     SigFlowState st;
     auto f = tcp_flow();
     std::string a = "X";
-    EXPECT_EQ(m->inspect_stream(f, st, Direction::to_server, 0, bytes(a), 0, sink), Verdict::drop);
+    EXPECT_EQ(m->inspect_stream(f, st, Direction::to_server, 0, bytes(a), 0, sink), SigVerdict::drop);
     ASSERT_EQ(sink.hits.size(), 3u);
     EXPECT_EQ(sink.hits[0].action, RuleAction::drop);  // action order
     EXPECT_EQ(sink.hits[1].action, RuleAction::reject);
@@ -699,13 +699,13 @@ reject tcp any any -> any any (msg:"reject"; content:"X"; sid:603;)
     EXPECT_EQ(m->alerts_by_action().get(RuleAction::drop), 1u);
     sink.clear();
     std::string b = "X TRUSTED X";
-    EXPECT_EQ(m->inspect_stream(f, st, Direction::to_server, 1, bytes(b), 0, sink), Verdict::pass);
+    EXPECT_EQ(m->inspect_stream(f, st, Direction::to_server, 1, bytes(b), 0, sink), SigVerdict::pass);
     EXPECT_TRUE(sink.hits.empty());
     EXPECT_TRUE(st.passed());
     std::string c = "X";
-    EXPECT_EQ(m->inspect_stream(f, st, Direction::to_server, 1 + b.size(), bytes(c), 0, sink), Verdict::pass);
+    EXPECT_EQ(m->inspect_stream(f, st, Direction::to_server, 1 + b.size(), bytes(c), 0, sink), SigVerdict::pass);
     auto pkt = udp_packet(c);
-    EXPECT_EQ(m->inspect_packet(pkt, &st, sink), Verdict::pass);
+    EXPECT_EQ(m->inspect_packet(pkt, &st, sink), SigVerdict::pass);
     EXPECT_TRUE(sink.hits.empty());
     EXPECT_EQ(m->counters().get(SigCounter::passed_flows), 1u);
 }
