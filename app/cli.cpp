@@ -236,25 +236,6 @@ Result<CliRequest> parse_command_line(int argc, char** argv) {
     return parse_command_line(std::span<const std::string>(args));
 }
 
-std::string reference_markdown() {
-    std::string out = config_reference_markdown();
-    out +=
-        "\n## Command line\n"
-        "\n"
-        "Options that stand for configuration keys are shorthands for `--set KEY=VALUE` and are checked the same way;\n"
-        "they apply after the `--config` file, in the order given. A mistake is one line on standard error starting\n"
-        "`<command line>: ` and exit code 2. `--eal` values that start with `-` may be written `--eal=\"-l 0-3\"`.\n"
-        "\n"
-        "```text\n";
-    out += cli_help_text();
-    out +=
-        "```\n"
-        "\n"
-        "`sluice ctl [--socket PATH] COMMAND [ARGS...]` sends COMMAND to a running sluice over its control socket\n"
-        "(`--socket`, or `control.socket` of the `--config` file); everything after COMMAND is passed on as it is.\n";
-    return out;
-}
-
 std::string cli_help_text() {
     try {
         Parser p;

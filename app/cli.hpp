@@ -25,7 +25,7 @@ enum class CliCommand : uint8_t {
     version,                // print CliRequest::text, exit 0
     help_config,            // print config_help_text()
     dump_config,            // print render_config_yaml() of the loaded values
-    dump_config_reference,  // print reference_markdown()
+    dump_config_reference,  // print config_reference_markdown()
     check_rules,            // compile CliRequest::check_rule_files, report, exit
     ctl,                    // send CliRequest::ctl to a running sluice
 };
@@ -56,9 +56,5 @@ Result<CliRequest> parse_command_line(std::span<const std::string> args);
 
 // The text of `sluice --help`.
 std::string cli_help_text();
-
-// The whole of docs/configuration.md, which `sluice --dump-config-reference`
-// prints: config_reference_markdown() followed by the command line.
-std::string reference_markdown();
 
 }  // namespace sluice

@@ -1,5 +1,7 @@
 #include "app/config_schema.hpp"
 
+#include "app/cli.hpp"  // the command line section of the reference
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -955,6 +957,20 @@ std::string config_reference_markdown() {
         out += fmt::format("\n### Default `{}`\n\n| name | value |\n|---|---|\n", k.path);
         for (const auto& d : k.map_default) out += fmt::format("| `{}` | `{}` |\n", d.name, md_escape(d.value));
     }
+    out +=
+        "\n## Command line\n"
+        "\n"
+        "Options that stand for configuration keys are shorthands for `--set KEY=VALUE` and are checked the same way;\n"
+        "they apply after the `--config` file, in the order given. A mistake is one line on standard error starting\n"
+        "`<command line>: ` and exit code 2. `--eal` values that start with `-` may be written `--eal=\"-l 0-3\"`.\n"
+        "\n"
+        "```text\n";
+    out += cli_help_text();
+    out +=
+        "```\n"
+        "\n"
+        "`sluice ctl [--socket PATH] COMMAND [ARGS...]` sends COMMAND to a running sluice over its control socket\n"
+        "(`--socket`, or `control.socket` of the `--config` file); everything after COMMAND is passed on as it is.\n";
     return out;
 }
 

@@ -766,8 +766,7 @@ void check_generated(const char* relative, const std::string& generated) {
 }
 
 TEST(GeneratedFiles, ConfigurationReferenceIsUpToDate) {
-    std::string doc = reference_markdown();
-    EXPECT_EQ(doc.rfind(config_reference_markdown(), 0), 0u);
+    std::string doc = config_reference_markdown();
     EXPECT_NE(doc.find(cli_help_text()), std::string::npos);
     check_generated("docs/configuration.md", doc);
 }
