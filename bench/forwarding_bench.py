@@ -292,6 +292,12 @@ class Sluice(Forwarder):
                "--set", f"capture.rx-descriptors={a.rxd}",
                "--set", f"capture.tx-descriptors={a.txd}",
                "--set", f"flow.capacity={c['flow_capacity']}"]
+        # A program is stopped (SIGSTOP) while the others are measured, and a
+        # pass over a million flows can take seconds: without long timeouts the
+        # flows would expire between two of their packets and not be concurrent.
+        for proto in ("tcp", "udp"):
+            for state in ("new", "established"):
+                cmd += ["--set", f"flow.timeouts.{proto}.{state}={a.flow_timeout}"]
         if a.sluice_config:
             cmd += ["--config", a.sluice_config]
         for s in a.sluice_set:
@@ -619,6 +625,7 @@ def main():
     ap.add_argument("--rxd", type=int, default=1024)
     ap.add_argument("--txd", type=int, default=1024)
     ap.add_argument("--flow-capacity", type=int, default=0, help="sluice flow.capacity (default: max(262144, 2 x flows))")
+    ap.add_argument("--flow-timeout", default="1h", help="sluice flow.timeouts.{tcp,udp}.{new,established} (default 1h)")
     ap.add_argument("--sluice-config", help="sluice --config FILE")
     ap.add_argument("--sluice-set", action="append", default=[], help="extra sluice --set KEY=VALUE (repeatable)")
     ap.add_argument("--hugepages", choices=["auto", "yes", "no"], default="auto")
@@ -660,7 +667,8 @@ def main():
         "name": args.name,
         "started": started.isoformat(timespec="seconds"),
         "host": host_info(),
-        "sluice": {"binary": os.path.abspath(args.sluice), "version": version_of([args.sluice, "--version"])},
+        "sluice": {"binary": os.path.abspath(args.sluice), "version": version_of([args.sluice, "--version"]),
+                   "repo_commit": version_of(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])},
         "candidates": {v["label"]: {"binary": os.path.abspath(v["path"]), "env": v["env"]} for v in args.variants[1:]},
         "testpmd": {"binary": shutil.which(args.testpmd)},
         "method": {
