@@ -24,19 +24,40 @@ void SmbWorkerContext::set_config(SmbConfig cfg) {
 // ------------------------------------------------------------------- decoder
 
 SmbDecoder::SmbDecoder(SmbWorkerContext& ctx, SmbEventSink& sink)
-    : conn_(std::make_unique<SmbConnection>(ctx, sink)) {}
+    : ctx_(ctx), sink_(sink), conn_(std::make_unique<SmbConnection>(ctx, sink)) {}
 SmbDecoder::~SmbDecoder() = default;
 
-void SmbDecoder::on_data(Direction dir, uint64_t /*offset*/, std::span<const uint8_t> data) { conn_->data(dir, data); }
-void SmbDecoder::on_gap(Direction dir, uint64_t /*offset*/, uint64_t len) { conn_->gap(dir, len); }
-void SmbDecoder::on_end() { conn_->end(); }
-const SmbFeedResult& SmbDecoder::feed(Direction dir, std::span<const uint8_t> data) {
-    conn_->data(dir, data);
-    return conn_->result;
+template <typename F>
+void SmbDecoder::guarded(F&& f) {
+    if (!conn_) return;
+    try {
+        f(*conn_);
+    } catch (...) {
+        ctx_.anomalies().inc(SmbAnomaly::internal_error);
+        try {
+            sink_.on_anomaly(SmbAnomaly::internal_error, Direction::to_server);
+        } catch (...) {
+        }
+        conn_.reset();  // drops unfinished files (frees memory, removes spill files)
+    }
 }
-const SmbFeedResult& SmbDecoder::last_result() const { return conn_->result; }
-size_t SmbDecoder::open_files() const { return conn_->open_files(); }
-size_t SmbDecoder::state_bytes() const { return conn_->state_bytes(); }
+
+void SmbDecoder::on_data(Direction dir, uint64_t /*offset*/, std::span<const uint8_t> data) {
+    guarded([&](SmbConnection& c) { c.data(dir, data); });
+}
+void SmbDecoder::on_gap(Direction dir, uint64_t /*offset*/, uint64_t len) {
+    guarded([&](SmbConnection& c) { c.gap(dir, len); });
+}
+void SmbDecoder::on_end() {
+    guarded([&](SmbConnection& c) { c.end(); });
+}
+const SmbFeedResult& SmbDecoder::feed(Direction dir, std::span<const uint8_t> data) {
+    on_data(dir, 0, data);
+    return last_result();
+}
+const SmbFeedResult& SmbDecoder::last_result() const { return conn_ ? conn_->result : dead_; }
+size_t SmbDecoder::open_files() const { return conn_ ? conn_->open_files() : 0; }
+size_t SmbDecoder::state_bytes() const { return sizeof(*this) + (conn_ ? conn_->state_bytes() : 0); }
 
 // ------------------------------------------------------------------ PduView
 

@@ -78,7 +78,16 @@ public:
     size_t state_bytes() const;
 
 private:
+    // Runs one entry point; an exception (allocation failure) never reaches the
+    // worker: it is counted, the flow's SMB state is dropped and the rest of the
+    // flow is ignored.
+    template <typename F>
+    void guarded(F&& f);
+
+    SmbWorkerContext& ctx_;
+    SmbEventSink& sink_;
     std::unique_ptr<SmbConnection> conn_;
+    SmbFeedResult dead_;  // last_result() once the state was dropped
 };
 
 }  // namespace sluice

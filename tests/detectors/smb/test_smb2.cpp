@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -652,6 +653,31 @@ TEST_F(Smb2Test, HostileNamesBecomeValidUtf8AndAreCapped) {
     EXPECT_EQ(anomalies(SmbAnomaly::name_too_long), 1u);
     EXPECT_EQ(sink.files[1].filename, "\xef\xbf\xbd" "A");
     for (const auto& j : sink.fileinfo_json) EXPECT_TRUE(nlohmann::json::accept(j));
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// An exception inside the decoder (allocation failure; here a sink that throws)
+// never reaches the worker: it is counted and the flow's SMB state is dropped.
+TEST(SmbDecoderGuard, ExceptionsAreContainedAndCounted) {
+    struct ThrowingSink : test::RecordingSink {
+        void on_file_finished(FileInfo&) override { throw std::bad_alloc(); }
+    } sink;
+    SmbWorkerContext ctx;
+    SmbDecoder dec(ctx, sink);
+    for (const auto& s : open_steps("t.bin", 0)) dec.on_data(s.dir, 0, nbss(s.msg));
+    dec.on_data(C, 0, nbss(smb2({.cmd = 9, .mid = 10, .tree = 5}, write_req(kFid, 0, pattern(100, 1)))));
+    EXPECT_NO_THROW(dec.on_data(C, 0, nbss(smb2({.cmd = 6, .mid = 11, .tree = 5}, close_req(kFid)))));
+    EXPECT_EQ(ctx.anomalies().get(SmbAnomaly::internal_error), 1u);
+    EXPECT_EQ(dec.open_files(), 0u);
+    EXPECT_FALSE(dec.last_result().hold());
+    EXPECT_NO_THROW(dec.on_data(C, 0, nbss(smb2({.cmd = 9, .mid = 12, .tree = 5}, write_req(kFid, 0, pattern(100, 1))))));
+    EXPECT_NO_THROW(dec.on_end());
+    EXPECT_EQ(ctx.files().memory_used(), 0u);
 }
 
 }  // namespace
