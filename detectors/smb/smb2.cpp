@@ -239,6 +239,7 @@ void SmbConnection::smb2_request(Direction d, const Smb2Header& h, const PduView
             f.pending = true;
             f.version = 2;
             f.key = h.message_id;
+            f.id.tree_id = h.tree_id;  // responses may be async (no tree id)
             f.session_id = h.session_id;
             f.name_known = true;
             f.is_directory = options & 0x1;  // FILE_DIRECTORY_FILE
@@ -424,9 +425,7 @@ void SmbConnection::smb2_response(Direction d, const Smb2Header& h, const PduVie
                 const uint64_t volatile_id = r.le64();
                 if (!r.failed()) {
                     f->pending = false;
-                    f->id = SmbFileId{2, persistent, volatile_id, h.tree_id ? h.tree_id : f->id.tree_id};
-                    if (f->id.tree_id == 0)
-                        if (const Tree* t = find_tree(2, h.session_id, h.tree_id)) f->id.tree_id = t->tree_id;
+                    f->id = SmbFileId{2, persistent, volatile_id, f->id.tree_id ? f->id.tree_id : h.tree_id};
                     f->eof = eof;
                     f->eof_known = true;
                     f->is_directory = attrs & kFileAttributeDirectory;
@@ -487,6 +486,9 @@ void SmbConnection::smb2_response(Direction d, const Smb2Header& h, const PduVie
             }
             break;
         case smb2_tree_disconnect:
+            if (ok)
+                if (Tree* t = find_tree(2, h.session_id, h.tree_id)) *t = Tree{};
+            break;
         case smb2_logoff:
             break;
         default: break;

@@ -545,14 +545,24 @@ uint32_t SmbConnection::new_tree(Direction d) {
     return static_cast<uint32_t>(trees_.size() - 1);
 }
 
+namespace {
+
+// SMB2 file ids are unique on the connection; SMB1 FIDs are qualified by tree.
+bool same_file(const SmbFileId& a, const SmbFileId& b) {
+    return a.version == b.version && a.persistent == b.persistent && a.volatile_id == b.volatile_id &&
+           (a.version == 2 || a.tree_id == b.tree_id);
+}
+
+}  // namespace
+
 uint32_t SmbConnection::find_open(const SmbFileId& id) {
     if (last_open_hit_ != kNone && last_open_hit_ < opens_.size()) {
         const auto& f = opens_[last_open_hit_];
-        if (f.used && !f.pending && f.id == id) return last_open_hit_;
+        if (f.used && !f.pending && same_file(f.id, id)) return last_open_hit_;
     }
     for (uint32_t i = 0; i < opens_.size(); ++i) {
         const auto& f = opens_[i];
-        if (f.used && !f.pending && f.id == id) {
+        if (f.used && !f.pending && same_file(f.id, id)) {
             last_open_hit_ = i;
             return i;
         }

@@ -682,3 +682,40 @@ TEST(SmbDecoderGuard, ExceptionsAreContainedAndCounted) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST_F(Smb2Test, AsyncCreateResponseKeepsTheRequestsTree) {
+    make();
+    auto steps = open_steps("a", 0);
+    steps.resize(6);
+    run(steps);
+    send(C, smb2({.cmd = 5, .mid = 20, .tree = 5}, create_req("slow-open.bin", 2)));
+    send(S, smb2({.cmd = 5, .mid = 20, .resp = true, .status = 0x103, .flags = 0x2, .async_id = 4}, error_resp()));
+    send(S, smb2({.cmd = 5, .mid = 20, .resp = true, .flags = 0x2, .async_id = 4}, create_resp(kFid, 0, 2)));
+    send(C, smb2({.cmd = 9, .mid = 21, .tree = 5}, write_req(kFid, 0, pattern(50, 1))));
+    send(C, smb2({.cmd = 6, .mid = 22, .tree = 5}, close_req(kFid)));
+    ASSERT_EQ(sink.files.size(), 1u);
+    EXPECT_EQ(sink.files[0].filename, "slow-open.bin");
+    EXPECT_EQ(sink.files[0].share, "\\\\srv\\share");
+    EXPECT_EQ(sink.files[0].file_id.tree_id, 5u);
+    EXPECT_EQ(anomalies(SmbAnomaly::unknown_file_id), 0u);
+}
+
+TEST_F(Smb2Test, TreeDisconnectForgetsTheShare) {
+    make();
+    run(open_steps("a", 0));
+    send(C, smb2({.cmd = 4, .mid = 30, .tree = 5}, Bytes{4, 0, 0, 0}));
+    send(S, smb2({.cmd = 4, .mid = 30, .resp = true, .tree = 5}, Bytes{4, 0, 0, 0}));
+    // A later open on the same (now unknown) tree id has no share.
+    send(C, smb2({.cmd = 5, .mid = 31, .tree = 5}, create_req("b")));
+    send(S, smb2({.cmd = 5, .mid = 31, .resp = true, .tree = 5}, create_resp({9, 9}, 0, 2)));
+    send(C, smb2({.cmd = 9, .mid = 32, .tree = 5}, write_req({9, 9}, 0, pattern(5, 1))));
+    send(C, smb2({.cmd = 6, .mid = 33, .tree = 5}, close_req({9, 9})));
+    ASSERT_EQ(sink.files.size(), 1u);
+    EXPECT_EQ(sink.files[0].share, "");
+}
+
+}  // namespace
+}  // namespace sluice
