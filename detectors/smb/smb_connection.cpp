@@ -23,8 +23,8 @@ void SmbWorkerContext::set_config(SmbConfig cfg) {
 
 // ------------------------------------------------------------------- decoder
 
-SmbDecoder::SmbDecoder(SmbWorkerContext& ctx, SmbEventSink& sink)
-    : ctx_(ctx), sink_(sink), conn_(std::make_unique<SmbConnection>(ctx, sink)) {}
+SmbDecoder::SmbDecoder(SmbWorkerContext& ctx, SmbEventSink& sink, bool directions_known)
+    : ctx_(ctx), sink_(sink), conn_(std::make_unique<SmbConnection>(ctx, sink, directions_known)) {}
 SmbDecoder::~SmbDecoder() = default;
 
 template <typename F>
@@ -84,8 +84,20 @@ std::span<const uint8_t> SmbConnection::PduView::span(uint32_t from, uint32_t to
 
 // --------------------------------------------------------------- connection
 
-SmbConnection::SmbConnection(SmbWorkerContext& ctx, SmbEventSink& sink) : ctx_(ctx), sink_(sink) {
+SmbConnection::SmbConnection(SmbWorkerContext& ctx, SmbEventSink& sink, bool directions_known)
+    : ctx_(ctx), sink_(sink), directions_known_(directions_known), oriented_(directions_known) {
     count(SmbCounter::flows);
+}
+
+bool SmbConnection::orient(Direction wire, bool response, Direction* dir, bool count_wrong) {
+    if (!oriented_) {
+        oriented_ = true;
+        swapped_ = response != (wire == Direction::to_client);
+    }
+    *dir = swapped_ ? opposite(wire) : wire;
+    if (response == (*dir == Direction::to_client)) return true;
+    if (count_wrong) anomaly(SmbAnomaly::wrong_direction, *dir);
+    return false;
 }
 
 SmbConnection::~SmbConnection() = default;
@@ -288,7 +300,6 @@ size_t SmbConnection::body_bytes(Direction d, DirState& s, std::span<const uint8
 }
 
 void SmbConnection::run_probe(Direction d, DirState& s) {
-    (void)d;
     const std::span<const uint8_t> b(s.buf.data(), s.buf.size());
     if (b.size() < 4) {
         s.probe_need = std::min<uint32_t>(4, s.pdu_len);
@@ -298,8 +309,8 @@ void SmbConnection::run_probe(Direction d, DirState& s) {
     Probe pr;
     if (b[1] == 'S' && b[2] == 'M' && b[3] == 'B') {
         switch (b[0]) {
-            case kSmb1: pr = probe_smb1(b, s.pdu_len); break;
-            case kSmb2: pr = probe_smb2(b, s.pdu_len); break;
+            case kSmb1: pr = probe_smb1(d, b, s.pdu_len); break;
+            case kSmb2: pr = probe_smb2(d, b, s.pdu_len); break;
             case kSmb3Transform:
             case kSmb3Compression: {
                 // Only the header is read: the rest is opaque and is skipped unbuffered.
@@ -410,7 +421,7 @@ void SmbConnection::process(Direction d, const PduView& v) {
             break;
         case kSmb3Transform:
             count(SmbCounter::pdus_encrypted);
-            process_transform(d, v);
+            process_transform(swapped_ ? opposite(d) : d, v);
             break;
         case kSmb3Compression:
             // Compressed messages (SMB 3.1.1) are recognised and counted, not decompressed.

@@ -57,7 +57,12 @@ class SmbConnection;  // per-flow state, detectors/smb/smb_connection.hpp
 
 class SmbDecoder final : public StreamConsumer {
 public:
-    SmbDecoder(SmbWorkerContext& ctx, SmbEventSink& sink);
+    // directions_known: the flow's to_server side is the TCP initiator (SYN
+    // seen). Requests are then accepted only to_server and responses only
+    // to_client (a forged response from the client never feeds a file). For a
+    // flow picked up midstream pass false: the first SMB message's request/
+    // response flag fixes the orientation, enforced from then on.
+    SmbDecoder(SmbWorkerContext& ctx, SmbEventSink& sink, bool directions_known = true);
     ~SmbDecoder() override;  // drops unfinished files without events (call on_end first to report them)
     SmbDecoder(const SmbDecoder&) = delete;
     SmbDecoder& operator=(const SmbDecoder&) = delete;

@@ -719,3 +719,54 @@ TEST_F(Smb2Test, TreeDisconnectForgetsTheShare) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST_F(Smb2Test, ForgedResponseFromTheClientNeverFeedsAFile) {
+    make();
+    const Bytes real = pattern(3000, 21);
+    run(open_steps("evil.exe", real.size()));
+    send(C, smb2({.cmd = 8, .mid = 10, .tree = 5}, read_req(kFid, 0, 4096)));
+    // The client "answers" its own read with harmless bytes, split so that the
+    // data would stream through the hole: ignored, counted.
+    const Bytes forged = nbss(smb2({.cmd = 8, .mid = 10, .resp = true, .tree = 5}, read_resp(pattern(3000, 22))));
+    for (size_t at = 0; at < forged.size(); at += 500)
+        dec->on_data(C, at, std::span<const uint8_t>(forged.data() + at, std::min<size_t>(500, forged.size() - at)));
+    EXPECT_EQ(anomalies(SmbAnomaly::wrong_direction), 1u);
+    EXPECT_TRUE(sink.files.empty());
+    send(S, smb2({.cmd = 8, .mid = 10, .resp = true, .tree = 5}, read_resp(real)));
+    ASSERT_EQ(sink.files.size(), 1u);
+    EXPECT_EQ(sink.files[0].content, real);
+    EXPECT_EQ(sink.files[0].state, FileState::complete);
+}
+
+// The dataplane could not tell who initiated the connection (picked up
+// midstream) and labelled the server's side to_server.
+TEST_F(Smb2Test, MidstreamFlowTakesItsOrientationFromTheFirstMessage) {
+    const Bytes content = pattern(4000, 23);
+    auto steps = open_steps("m.bin", content.size());
+    steps.push_back({C, smb2({.cmd = 8, .mid = 10, .tree = 5}, read_req(kFid, 0, 8192))});
+    steps.push_back({S, smb2({.cmd = 8, .mid = 10, .resp = true, .tree = 5}, read_resp(content))});
+    steps.erase(steps.begin());  // the first message seen is the server's negotiate response
+    {
+        make();
+        for (const auto& s : steps) send(opposite(s.dir), s.msg);
+        EXPECT_TRUE(sink.files.empty()) << "directions trusted: every message is in the wrong one";
+        EXPECT_GT(anomalies(SmbAnomaly::wrong_direction), 5u);
+    }
+    RecordingSink midstream_sink;
+    SmbWorkerContext c(cfg);
+    SmbDecoder d(c, midstream_sink, /*directions_known=*/false);
+    for (const auto& s : steps) d.on_data(opposite(s.dir), 0, nbss(s.msg));
+    ASSERT_EQ(midstream_sink.files.size(), 1u);
+    EXPECT_EQ(midstream_sink.files[0].direction, FileDirection::download);
+    EXPECT_EQ(midstream_sink.files[0].content, content);
+    EXPECT_EQ(c.anomalies().get(SmbAnomaly::wrong_direction), 0u);
+    // Once oriented, a "response" on the client's side is refused.
+    d.on_data(Direction::to_client, 0, nbss(smb2({.cmd = 13, .mid = 99, .resp = true}, Bytes{4, 0, 0, 0})));
+    EXPECT_EQ(c.anomalies().get(SmbAnomaly::wrong_direction), 1u);
+}
+
+}  // namespace
+}  // namespace sluice
