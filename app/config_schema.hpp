@@ -127,8 +127,8 @@ std::vector<ConfigValue> default_config_values();
 
 // Generators. `sluice --dump-config` prints render_config_yaml() of the
 // effective values; config/sluice.yaml is default_config_yaml();
-// docs/configuration.md is config_reference_markdown(); `--help-config`
-// prints config_help_text().
+// docs/configuration.md is config_reference_markdown() (every key, then the
+// command line from app/cli); `--help-config` prints config_help_text().
 std::string render_config_yaml(std::span<const ConfigValue> values);
 std::string default_config_yaml();
 std::string config_reference_markdown();

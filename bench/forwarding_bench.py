@@ -112,11 +112,25 @@ class Forwarder:
             self.lines.put(line)
         self.lines.put(None)
 
-    def _spawn(self, cmd, stdin=None):
-        log(f"  start {self.name}: {' '.join(cmd)}")
+    def _spawn(self, cmd, stdin=None, env=None):
+        envs = " ".join(f"{k}={v}" for k, v in (env or {}).items())
+        log(f"  start {self.name}: {envs + ' ' if envs else ''}{' '.join(cmd)}")
+        full_env = dict(os.environ, **env) if env else None
         self.proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, bufsize=1, start_new_session=True)
+                                     text=True, bufsize=1, start_new_session=True, env=full_env)
         threading.Thread(target=self._reader, args=(self.proc.stdout,), daemon=True).start()
+
+    def prefix(self):
+        for a in self.eal:
+            if a.startswith("--file-prefix="):
+                return a.split("=", 1)[1]
+        return None
+
+    def cleanup_runtime_dir(self):
+        """The EAL leaves /var/run/dpdk/<file-prefix>/ behind (tens of MB with --no-huge)."""
+        pre = self.prefix()
+        if pre and pre.startswith("bench") and self.proc and self.proc.poll() is not None:
+            shutil.rmtree(os.path.join("/var/run/dpdk", pre), ignore_errors=True)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -261,14 +275,16 @@ class Testpmd(Forwarder):
 class Sluice(Forwarder):
     name = "sluice"
 
-    def __init__(self, args, case, eal, tmp):
+    def __init__(self, args, case, eal, tmp, variant):
         super().__init__(args, case, eal)
+        self.name = variant["label"]
+        self.variant = variant
         self.socket = os.path.join(tmp, "sluice.sock")
         self.eve = os.path.join(tmp, "eve.json")
 
     def start(self):
         a, c = self.args, self.case
-        cmd = [a.sluice, "--eal", " ".join(self.eal), "--inline", "net_pcap0,net_null0", "--mode", "ips",
+        cmd = [self.variant["path"], "--eal", " ".join(self.eal), "--inline", "net_pcap0,net_null0", "--mode", "ips",
                "--workers", str(a.workers), "--no-metrics", "--control", self.socket, "--eve", self.eve,
                "--log-level", "warning", "--set", "eve.types=stats",
                "--set", f"capture.mbufs={c['mbufs']}",
@@ -276,11 +292,17 @@ class Sluice(Forwarder):
                "--set", f"capture.rx-descriptors={a.rxd}",
                "--set", f"capture.tx-descriptors={a.txd}",
                "--set", f"flow.capacity={c['flow_capacity']}"]
+        # A program is stopped (SIGSTOP) while the others are measured, and a
+        # pass over a million flows can take seconds: without long timeouts the
+        # flows would expire between two of their packets and not be concurrent.
+        for proto in ("tcp", "udp"):
+            for state in ("new", "established"):
+                cmd += ["--set", f"flow.timeouts.{proto}.{state}={a.flow_timeout}"]
         if a.sluice_config:
             cmd += ["--config", a.sluice_config]
         for s in a.sluice_set:
             cmd += ["--set", s]
-        self._spawn(cmd, stdin=subprocess.DEVNULL)
+        self._spawn(cmd, stdin=subprocess.DEVNULL, env=self.variant["env"])
 
     def stats(self, timeout=10):
         if not self.alive():
@@ -341,6 +363,17 @@ def hugepages_free_bytes():
         return 0
 
 
+def mem_available():
+    try:
+        with open("/proc/meminfo") as fh:
+            for l in fh:
+                if l.startswith("MemAvailable:"):
+                    return int(l.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def eal_args(args, case, prefix):
     pool_mb = case["mbufs"] * MBUF_ELT_BYTES // (1 << 20) + 1
     mem_mb = pool_mb + 512  # + rings, the capture's mbuf ring, the EAL's own
@@ -385,6 +418,10 @@ def summarize(values):
     }
 
 
+def ratio(a, b):
+    return a / b if a and b else None
+
+
 def run_case(args, sizes, flows):
     packets = args.packets or max(flows, args.min_packets)
     if packets % flows:
@@ -397,78 +434,105 @@ def run_case(args, sizes, flows):
 
     tmp = tempfile.mkdtemp(prefix="sluice-bench-")
     tag = f"{os.getpid()}x{int(time.time()) % 100000}"
-    tp = Testpmd(args, case, eal_args(args, case, f"benchtp{tag}"))
-    sl = Sluice(args, case, eal_args(args, case, f"benchsl{tag}"), tmp)
-    programs = {"testpmd": tp, "sluice": sl}
+    programs = {"testpmd": Testpmd(args, case, eal_args(args, case, f"benchtp{tag}"))}
+    for i, v in enumerate(args.variants):
+        sub = os.path.join(tmp, v["label"])
+        os.makedirs(sub, exist_ok=True)
+        programs[v["label"]] = Sluice(args, case, eal_args(args, case, f"benchsl{i}x{tag}"), sub, v)
+    names = list(programs)
+    sluices = names[1:]
     result = dict(case)
-    result["eal"] = tp.eal
+    result["eal"] = programs["testpmd"].eal
+    result["variants"] = {v["label"]: {"binary": v["path"], "env": v["env"]} for v in args.variants}
     windows = []
     try:
-        for p in (tp, sl):
+        for name in names:
+            p = programs[name]
+            need = case["mbufs"] * MBUF_ELT_BYTES + (1 << 30)
+            avail = mem_available()
+            if avail is not None and avail < need:
+                raise BenchError(f"not enough memory to start {name}: {avail >> 20} MiB available, about {need >> 20} MiB "
+                                 "needed (each program holds the whole capture in mbufs; use fewer --candidate)")
             t0 = time.monotonic()
             p.start()
-            warm = p.wait_warm(args.warmup_passes, args.start_timeout)
+            p.wait_warm(args.warmup_passes, args.start_timeout)
             p.pause()
-            log(f"  {p.name} ready after {time.monotonic() - t0:.1f} s (warm-up {warm:.1f} s), worker threads {p.worker_tids}")
-            result[f"{p.name}_startup_s"] = round(time.monotonic() - t0, 1)
+            log(f"  {name} ready after {time.monotonic() - t0:.1f} s, worker threads {p.worker_tids}")
+            result.setdefault("startup_s", {})[name] = round(time.monotonic() - t0, 1)
         for r in range(args.repeats):
-            order = ["testpmd", "sluice"] if r % 2 == 0 else ["sluice", "testpmd"]
+            k = r % len(names)
+            order = names[k:] + names[:k]  # a different program goes first each repeat
             rep = {}
             for name in order:
                 p = programs[name]
                 p.resume()
                 rep[name] = p.window(args.window, args.settle)
                 p.pause()
-            ratio_cpu = (rep["sluice"]["mpps_per_core_cpu"] / rep["testpmd"]["mpps_per_core_cpu"]
-                         if rep["sluice"]["mpps_per_core_cpu"] and rep["testpmd"]["mpps_per_core_cpu"] else None)
-            ratio_wall = rep["sluice"]["mpps"] / rep["testpmd"]["mpps"] if rep["testpmd"]["mpps"] else None
-            rep["ratio_cpu"] = ratio_cpu
-            rep["ratio_wall"] = ratio_wall
+            tp = rep["testpmd"]
+            rep["ratio_cpu"] = {n: ratio(rep[n]["mpps_per_core_cpu"], tp["mpps_per_core_cpu"]) for n in sluices}
+            rep["ratio_wall"] = {n: ratio(rep[n]["mpps"], tp["mpps"]) for n in sluices}
             windows.append(rep)
-            log(f"  repeat {r + 1}/{args.repeats}: testpmd {rep['testpmd']['mpps_per_core_cpu'] or 0:.3f} Mpps/core "
-                f"({rep['testpmd']['mpps']:.3f} wall), sluice {rep['sluice']['mpps_per_core_cpu'] or 0:.3f} Mpps/core "
-                f"({rep['sluice']['mpps']:.3f} wall), ratio {ratio_cpu or 0:.3f} (wall {ratio_wall or 0:.3f})")
+            line = f"  repeat {r + 1}/{args.repeats}: testpmd {tp['mpps_per_core_cpu'] or 0:.3f} Mpps/core ({tp['mpps']:.3f} wall)"
+            for n in sluices:
+                line += (f", {n} {rep[n]['mpps_per_core_cpu'] or 0:.3f} ({rep[n]['mpps']:.3f} wall)"
+                         f" ratio {rep['ratio_cpu'][n] or 0:.3f} (wall {rep['ratio_wall'][n] or 0:.3f})")
+            log(line)
         if args.perf:
-            result["perf"] = profile_sluice(args, sl, case, tmp)
-        sl.resume()
-        try:
-            st = sl.stats()
-            result["sluice_flows"] = st["flow"]
-            result["sluice_decoder"] = {k: st["decoder"][k] for k in ("pkts", "invalid", "non_ip")}
-            result["sluice_drop_reasons"] = st["verdict"].get("drop_reasons", {})
-        except BenchError as e:
-            result["sluice_stats_error"] = str(e)
+            result["perf"] = {n: profile_sluice(args, programs[n], case, n) for n in sluices}
+        for n in sluices:
+            p = programs[n]
+            p.resume()
+            try:
+                st = p.stats()
+                result.setdefault("sluice_stats", {})[n] = {
+                    "flow": st["flow"],
+                    "decoder": {k: st["decoder"][k] for k in ("pkts", "invalid", "non_ip")},
+                    "drop_reasons": st["verdict"].get("drop_reasons", {}),
+                }
+                ended = st["flow"]["ended"]
+                if ended["timeout"] or ended["evicted"] or st["flow"]["active"] != flows:
+                    log(f"  WARNING: {n} has {st['flow']['active']} flows active of {flows}, "
+                        f"{ended['timeout']} timed out, {ended['evicted']} evicted: flows did not stay concurrent")
+            except BenchError as e:
+                result.setdefault("sluice_stats", {})[n] = {"error": str(e)}
+            p.pause()
     finally:
-        for p in (sl, tp):
+        for name in reversed(names):
+            p = programs[name]
+            if p.proc is None:
+                continue
             rc = p.stop()
-            result[f"{p.name}_exit"] = rc
+            p.cleanup_runtime_dir()
+            result.setdefault("exit", {})[name] = rc
             if rc not in (0, None):
-                log(f"  {p.name} exited with {rc}; last lines:\n    " + "\n    ".join(p.log_lines[-15:]))
-        result["sluice_summary"] = [l for l in sl.log_lines if l.startswith("  ") or l.startswith("sluice ")][-12:]
+                log(f"  {name} exited with {rc}; last lines:\n    " + "\n    ".join(p.log_lines[-15:]))
+        result["sluice_summary"] = {n: [l for l in programs[n].log_lines if l.startswith(("  ", "sluice "))][-12:]
+                                    for n in sluices}
         shutil.rmtree(tmp, ignore_errors=True)
 
     result["windows"] = windows
     summary = {}
-    for name in ("testpmd", "sluice"):
+    for name in names:
         summary[name] = {
             "mpps_per_core_cpu": summarize([w[name]["mpps_per_core_cpu"] for w in windows]),
             "mpps_per_core_wall": summarize([w[name]["mpps_per_core_wall"] for w in windows]),
             "mpps_wall": summarize([w[name]["mpps"] for w in windows]),
             "worker_cpu_share": summarize([w[name]["worker_cpu_share"] for w in windows]),
+            "process_cpu_per_worker_cpu": summarize([ratio(w[name]["process_cpu_s"], w[name]["worker_cpu_s"]) for w in windows]),
         }
-    summary["ratio_cpu"] = summarize([w["ratio_cpu"] for w in windows])
-    summary["ratio_wall"] = summarize([w["ratio_wall"] for w in windows])
+    summary["ratio_cpu"] = {n: summarize([w["ratio_cpu"][n] for w in windows]) for n in sluices}
+    summary["ratio_wall"] = {n: summarize([w["ratio_wall"][n] for w in windows]) for n in sluices}
     result["summary"] = summary
     return result
 
 
-def profile_sluice(args, sl, case, tmp):
+def profile_sluice(args, sl, case, label):
     """perf record of the sluice worker thread for one window; returns the top of the report."""
     if not shutil.which("perf"):
         return {"error": "perf not installed"}
     out_dir = args.perf_dir or os.path.join(REPO, "build-bench-perf")
     os.makedirs(out_dir, exist_ok=True)
-    data = os.path.join(out_dir, f"perf-{case['sizes']}-{case['flows']}.data")
+    data = os.path.join(out_dir, f"perf-{label}-{case['sizes']}-{case['flows']}.data")
     sl.resume()
     time.sleep(args.settle)
     tids = ",".join(str(t) for t in sl.worker_tids)
@@ -480,7 +544,7 @@ def profile_sluice(args, sl, case, tmp):
     rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--percent-limit", "1",
                           "--sort", "dso,symbol", "-g", "none"], capture_output=True, text=True)
     top = [l for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#")][:40]
-    log("  perf (sluice worker, self time):\n    " + "\n    ".join(top[:25]))
+    log(f"  perf ({label} worker, self time):\n    " + "\n    ".join(top[:25]))
     return {"data": data, "top": top}
 
 
@@ -492,20 +556,21 @@ def fmt(s, key="median"):
 
 def print_table(results):
     print()
-    print("Forwarding, Mpps per worker core (per CPU-second the worker got; wall-clock figure in brackets);")
-    print("median over repeats, spread = (max-min)/median")
-    hdr = f"{'sizes':>6} {'flows':>8} {'wk':>2} | {'testpmd':>17} {'spread':>7} | {'sluice':>17} {'spread':>7} | {'ratio':>6} {'min':>6} {'max':>6} | {'wall ratio':>10}"
+    print("Forwarding, Mpps per worker core: per CPU-second the worker thread got (wall-clock figure in brackets);")
+    print("median over repeats; spread = (max-min)/median; ratio = sluice/testpmd per repeat, median min max")
+    hdr = (f"{'sizes':>5} {'flows':>8} | {'testpmd':>17} {'spread':>6} | {'program':>10} {'Mpps/core':>17} {'spread':>6} | "
+           f"{'ratio':>5} {'min':>5} {'max':>5} | {'wall ratio':>10}")
     print(hdr)
     print("-" * len(hdr))
     for r in results:
         s = r["summary"]
-        tpc, slc = s["testpmd"]["mpps_per_core_cpu"], s["sluice"]["mpps_per_core_cpu"]
-        tpw, slw = s["testpmd"]["mpps_per_core_wall"], s["sluice"]["mpps_per_core_wall"]
-        print(f"{r['sizes']:>6} {r['flows']:>8} {r['workers']:>2} | "
-              f"{fmt(tpc):>7} ({fmt(tpw):>7}) {(tpc or {}).get('spread_pct', 0):6.1f}% | "
-              f"{fmt(slc):>7} ({fmt(slw):>7}) {(slc or {}).get('spread_pct', 0):6.1f}% | "
-              f"{fmt(s['ratio_cpu']):>6} {fmt(s['ratio_cpu'], 'min'):>6} {fmt(s['ratio_cpu'], 'max'):>6} | "
-              f"{fmt(s['ratio_wall']):>10}")
+        tpc, tpw = s["testpmd"]["mpps_per_core_cpu"], s["testpmd"]["mpps_per_core_wall"]
+        for n in s["ratio_cpu"]:
+            slc, slw = s[n]["mpps_per_core_cpu"], s[n]["mpps_per_core_wall"]
+            rc, rw = s["ratio_cpu"][n], s["ratio_wall"][n]
+            print(f"{r['sizes']:>5} {r['flows']:>8} | {fmt(tpc):>7} ({fmt(tpw):>7}) {(tpc or {}).get('spread_pct', 0):5.1f}% | "
+                  f"{n:>10} {fmt(slc):>7} ({fmt(slw):>7}) {(slc or {}).get('spread_pct', 0):5.1f}% | "
+                  f"{fmt(rc):>5} {fmt(rc, 'min'):>5} {fmt(rc, 'max'):>5} | {fmt(rw):>10}")
 
 
 def host_info():
@@ -529,9 +594,21 @@ def version_of(cmd):
         return None
 
 
+def on_terminate(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main():
+    # Stop cleanly on SIGINT/SIGTERM (even when started in the background, where
+    # SIGINT comes in ignored): the programs under test run in their own
+    # sessions and are stopped by run_case's clean-up.
+    signal.signal(signal.SIGINT, on_terminate)
+    signal.signal(signal.SIGTERM, on_terminate)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sluice", default=os.path.join(REPO, "build", "app", "sluice"), help="the sluice binary")
+    ap.add_argument("--candidate", action="append", default=[], metavar='"LABEL=PATH [VAR=VALUE ...]"',
+                    help="another sluice build (or the same with other environment variables) measured in the same "
+                         "rotation, e.g. a proposed fix: --candidate 'fix=/tmp/proto/build/app/sluice' (repeatable)")
     ap.add_argument("--testpmd", default=shutil.which("dpdk-testpmd") or "dpdk-testpmd")
     ap.add_argument("--sizes", default="64,imix", help='comma list of "64", "imix" (frame sizes, as gen_flows_pcap.py)')
     ap.add_argument("--flows", default="1000,1000000", help="comma list of concurrent flow counts")
@@ -548,6 +625,7 @@ def main():
     ap.add_argument("--rxd", type=int, default=1024)
     ap.add_argument("--txd", type=int, default=1024)
     ap.add_argument("--flow-capacity", type=int, default=0, help="sluice flow.capacity (default: max(262144, 2 x flows))")
+    ap.add_argument("--flow-timeout", default="1h", help="sluice flow.timeouts.{tcp,udp}.{new,established} (default 1h)")
     ap.add_argument("--sluice-config", help="sluice --config FILE")
     ap.add_argument("--sluice-set", action="append", default=[], help="extra sluice --set KEY=VALUE (repeatable)")
     ap.add_argument("--hugepages", choices=["auto", "yes", "no"], default="auto")
@@ -568,8 +646,17 @@ def main():
     for s in sizes_list:
         if s not in ("64", "imix"):
             ap.error(f"--sizes: {s} is not 64 or imix")
-    if not os.access(args.sluice, os.X_OK):
-        ap.error(f"--sluice {args.sluice}: not an executable (build it: ninja -C build app/sluice)")
+    args.variants = [{"label": "sluice", "path": args.sluice, "env": {}}]
+    for c in args.candidate:
+        words = c.split()
+        label, _, path = words[0].partition("=") if words else ("", "", "")
+        env = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+        if not label or not path or label in ("testpmd", "sluice") or any(v["label"] == label for v in args.variants):
+            ap.error(f"--candidate {c!r}: write LABEL=PATH [VAR=VALUE ...] with a new label")
+        args.variants.append({"label": label, "path": path, "env": env})
+    for v in args.variants:
+        if not os.access(v["path"], os.X_OK):
+            ap.error(f"{v['label']}: {v['path']} is not an executable (build it: ninja -C build app/sluice)")
     if not shutil.which(args.testpmd):
         ap.error(f"--testpmd {args.testpmd}: not found (Debian package dpdk-dev)")
 
@@ -580,7 +667,9 @@ def main():
         "name": args.name,
         "started": started.isoformat(timespec="seconds"),
         "host": host_info(),
-        "sluice": {"binary": os.path.abspath(args.sluice), "version": version_of([args.sluice, "--version"])},
+        "sluice": {"binary": os.path.abspath(args.sluice), "version": version_of([args.sluice, "--version"]),
+                   "repo_commit": version_of(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])},
+        "candidates": {v["label"]: {"binary": os.path.abspath(v["path"]), "env": v["env"]} for v in args.variants[1:]},
         "testpmd": {"binary": shutil.which(args.testpmd)},
         "method": {
             "devices": "port 0 net_pcap rx_pcap=<capture>,infinite_rx=1 -> port 1 net_null no-rx=1",
@@ -597,14 +686,21 @@ def main():
         "cases": [],
     }
     rc = 0
+    interrupted = False
     for sizes in sizes_list:
         for flows in flows_list:
+            if interrupted:
+                break
             try:
                 doc["cases"].append(run_case(args, sizes, flows))
             except BenchError as e:
                 log(f"case {sizes}/{flows} failed: {e}")
                 doc["cases"].append({"sizes": sizes, "flows": flows, "workers": args.workers, "error": str(e)})
                 rc = 1
+            except KeyboardInterrupt:
+                log("interrupted: programs stopped, partial results kept")
+                doc["cases"].append({"sizes": sizes, "flows": flows, "workers": args.workers, "error": "interrupted"})
+                interrupted = True
             os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
             doc["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
             doc["host"]["loadavg_end"] = os.getloadavg()
@@ -614,7 +710,7 @@ def main():
     print_table(ok)
     for c in ok:
         if c["sizes"] == TARGET["sizes"] and c["flows"] == TARGET["flows"] and c["workers"] == TARGET["workers"]:
-            r = c["summary"]["ratio_cpu"]
+            r = c["summary"]["ratio_cpu"]["sluice"]
             met = r is not None and r["median"] >= TARGET["ratio"]
             doc["target"]["measured_ratio"] = r["median"] if r else None
             doc["target"]["met"] = met
@@ -623,7 +719,7 @@ def main():
     with open(out, "w") as fh:
         json.dump(doc, fh, indent=1)
     print(f"results: {out}")
-    return rc
+    return 130 if interrupted else rc
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@
 //
 // Ownership: the worker owns one ModbusContext (config + counters) and one
 // ModbusDecoder per Modbus flow; the decoder keeps a reference to the context,
-// which must outlive it. The decoder is a fixed-size object (sizeof, about 1.2
-// KiB): a 260-byte frame buffer per direction and the pending-request table; it
-// never allocates. Records and the spans inside them are valid only during the
+// which must outlive it. The decoder is a fixed-size object (about 2.3 KiB: a
+// 260-byte frame buffer per direction and 32 pending-request slots); it never
+// allocates. Records and the spans inside them are valid only during the
 // AppRecordSink::on_record call.
 // Thread rules: the context and the decoder are used only by the owning worker.
 #pragma once

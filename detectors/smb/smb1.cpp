@@ -76,7 +76,7 @@ bool trans_response_final(uint8_t cmd, uint32_t status, uint8_t wct, std::span<c
 bool SmbConnection::Smb1Header::response() const { return (flags & kSmb1FlagReply) != 0; }
 bool SmbConnection::Smb1Header::unicode() const { return (flags2 & kSmb1Flags2Unicode) != 0; }
 
-SmbConnection::Probe SmbConnection::probe_smb1(std::span<const uint8_t> b, uint32_t total) {
+SmbConnection::Probe SmbConnection::probe_smb1(Direction wire, std::span<const uint8_t> b, uint32_t total) {
     Probe pr;
     if (b.size() < kSmb1HeaderSize + 1) {
         pr.kind = Probe::need;
@@ -86,6 +86,8 @@ SmbConnection::Probe SmbConnection::probe_smb1(std::span<const uint8_t> b, uint3
     Smb1Header h;
     bool sig = false;
     if (!parse_header(b, &h.command, &h.status, &h.flags, &h.flags2, &h.tid, &h.pid, &h.uid, &h.mid, &sig)) return pr;
+    Direction dir;
+    if (!orient(wire, h.response(), &dir, false)) return pr;  // counted when the message is processed
     uint8_t cmd = h.command;
     uint32_t off = kSmb1HeaderSize;
     for (uint32_t chain = 0; chain < ctx_.config().max_chain; ++chain) {
@@ -112,7 +114,7 @@ SmbConnection::Probe SmbConnection::probe_smb1(std::span<const uint8_t> b, uint3
             if (wct == 14) offset |= static_cast<uint64_t>(le32_at(w, 24)) << 32;
             if (len > 0 && data_off >= bytes_off && data_off <= total && len <= total - data_off) {
                 if (b.size() > data_off) return pr;
-                const uint32_t slot = open_or_anonymous(Direction::to_server, SmbFileId{1, 0, fid, h.tid}, h.uid);
+                const uint32_t slot = open_or_anonymous(dir, SmbFileId{1, 0, fid, h.tid}, h.uid);
                 pr.kind = Probe::hole;
                 pr.start = data_off;
                 pr.len = len;
@@ -129,7 +131,7 @@ SmbConnection::Probe SmbConnection::probe_smb1(std::span<const uint8_t> b, uint3
             const uint32_t start = bytes_off + 3;
             if (len > 0 && start <= total && len <= total - start) {
                 if (b.size() > start) return pr;
-                const uint32_t slot = open_or_anonymous(Direction::to_server, SmbFileId{1, 0, le16_at(w, 0), h.tid}, h.uid);
+                const uint32_t slot = open_or_anonymous(dir, SmbFileId{1, 0, le16_at(w, 0), h.tid}, h.uid);
                 pr.kind = Probe::hole;
                 pr.start = start;
                 pr.len = len;
@@ -170,14 +172,16 @@ SmbConnection::Probe SmbConnection::probe_smb1(std::span<const uint8_t> b, uint3
     return pr;
 }
 
-void SmbConnection::process_smb1(Direction d, const PduView& v) {
+void SmbConnection::process_smb1(Direction wire, const PduView& v) {
     const auto hb = v.span(0, kSmb1HeaderSize);
     Smb1Header h;
     bool sig = false;
     if (!parse_header(hb, &h.command, &h.status, &h.flags, &h.flags2, &h.tid, &h.pid, &h.uid, &h.mid, &sig)) {
-        anomaly(SmbAnomaly::truncated_header, d);
+        anomaly(SmbAnomaly::truncated_header, wire);
         return;
     }
+    Direction d;
+    if (!orient(wire, h.response(), &d)) return;
     if ((h.flags2 & kSmb1Flags2Signature) && sig) note_signed(d, h.uid);
     uint8_t cmd = h.command;
     uint32_t off = kSmb1HeaderSize;

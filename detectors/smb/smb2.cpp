@@ -48,7 +48,7 @@ bool SmbConnection::Smb2Header::response() const { return (flags & kSmb2FlagResp
 
 // Finds the file data of a WRITE request or READ response in the buffered start
 // `b` of a message of `total` bytes, so that it can stream past the buffer.
-SmbConnection::Probe SmbConnection::probe_smb2(std::span<const uint8_t> b, uint32_t total) {
+SmbConnection::Probe SmbConnection::probe_smb2(Direction wire, std::span<const uint8_t> b, uint32_t total) {
     Probe pr;
     uint32_t at = 0;
     for (uint32_t chain = 0; chain < ctx_.config().max_chain; ++chain) {
@@ -66,6 +66,8 @@ SmbConnection::Probe SmbConnection::probe_smb2(std::span<const uint8_t> b, uint3
         const uint32_t end = next ? at + next : total;
         const bool response = flags & kSmb2FlagResponse;
         const uint32_t body = at + kSmb2HeaderSize;
+        Direction dir;
+        if (!orient(wire, response, &dir, false)) return pr;  // counted when the message is processed
 
         if (cmd == smb2_write && !response) {
             if (b.size() < body + kWriteFixed) {
@@ -85,7 +87,7 @@ SmbConnection::Probe SmbConnection::probe_smb2(std::span<const uint8_t> b, uint3
                 !is_related_sentinel(persistent, volatile_id)) {
                 if (b.size() > start) return pr;  // data partly buffered already: no hole
                 const SmbFileId id{2, persistent, volatile_id, tree_id};
-                const uint32_t slot = open_or_anonymous(Direction::to_server, id, session_id);
+                const uint32_t slot = open_or_anonymous(dir, id, session_id);
                 pr.kind = Probe::hole;
                 pr.start = start;
                 pr.len = len;
@@ -143,7 +145,8 @@ SmbConnection::Probe SmbConnection::probe_smb2(std::span<const uint8_t> b, uint3
     return pr;
 }
 
-void SmbConnection::process_smb2(Direction d, const PduView& v) {
+void SmbConnection::process_smb2(Direction wire, const PduView& v) {
+    Direction d = wire;
     uint32_t at = 0;
     uint32_t chain_create = kNone;
     for (uint32_t chain = 0;; ++chain) {
@@ -163,6 +166,7 @@ void SmbConnection::process_smb2(Direction d, const PduView& v) {
             anomaly(SmbAnomaly::bad_protocol_id, d);
             return;
         }
+        if (!orient(wire, h.response(), &d)) return;
         if (ss != kSmb2HeaderSize) anomaly(SmbAnomaly::smb2_bad_structure_size, d);
         count(SmbCounter::commands_smb2);
         bool last = h.next == 0;
@@ -239,6 +243,7 @@ void SmbConnection::smb2_request(Direction d, const Smb2Header& h, const PduView
             f.pending = true;
             f.version = 2;
             f.key = h.message_id;
+            f.id.tree_id = h.tree_id;  // responses may be async (no tree id)
             f.session_id = h.session_id;
             f.name_known = true;
             f.is_directory = options & 0x1;  // FILE_DIRECTORY_FILE
@@ -424,9 +429,7 @@ void SmbConnection::smb2_response(Direction d, const Smb2Header& h, const PduVie
                 const uint64_t volatile_id = r.le64();
                 if (!r.failed()) {
                     f->pending = false;
-                    f->id = SmbFileId{2, persistent, volatile_id, h.tree_id ? h.tree_id : f->id.tree_id};
-                    if (f->id.tree_id == 0)
-                        if (const Tree* t = find_tree(2, h.session_id, h.tree_id)) f->id.tree_id = t->tree_id;
+                    f->id = SmbFileId{2, persistent, volatile_id, f->id.tree_id ? f->id.tree_id : h.tree_id};
                     f->eof = eof;
                     f->eof_known = true;
                     f->is_directory = attrs & kFileAttributeDirectory;
@@ -487,6 +490,9 @@ void SmbConnection::smb2_response(Direction d, const Smb2Header& h, const PduVie
             }
             break;
         case smb2_tree_disconnect:
+            if (ok)
+                if (Tree* t = find_tree(2, h.session_id, h.tree_id)) *t = Tree{};
+            break;
         case smb2_logoff:
             break;
         default: break;

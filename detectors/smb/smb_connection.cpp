@@ -23,20 +23,41 @@ void SmbWorkerContext::set_config(SmbConfig cfg) {
 
 // ------------------------------------------------------------------- decoder
 
-SmbDecoder::SmbDecoder(SmbWorkerContext& ctx, SmbEventSink& sink)
-    : conn_(std::make_unique<SmbConnection>(ctx, sink)) {}
+SmbDecoder::SmbDecoder(SmbWorkerContext& ctx, SmbEventSink& sink, bool directions_known)
+    : ctx_(ctx), sink_(sink), conn_(std::make_unique<SmbConnection>(ctx, sink, directions_known)) {}
 SmbDecoder::~SmbDecoder() = default;
 
-void SmbDecoder::on_data(Direction dir, uint64_t /*offset*/, std::span<const uint8_t> data) { conn_->data(dir, data); }
-void SmbDecoder::on_gap(Direction dir, uint64_t /*offset*/, uint64_t len) { conn_->gap(dir, len); }
-void SmbDecoder::on_end() { conn_->end(); }
-const SmbFeedResult& SmbDecoder::feed(Direction dir, std::span<const uint8_t> data) {
-    conn_->data(dir, data);
-    return conn_->result;
+template <typename F>
+void SmbDecoder::guarded(F&& f) {
+    if (!conn_) return;
+    try {
+        f(*conn_);
+    } catch (...) {
+        ctx_.anomalies().inc(SmbAnomaly::internal_error);
+        try {
+            sink_.on_anomaly(SmbAnomaly::internal_error, Direction::to_server);
+        } catch (...) {
+        }
+        conn_.reset();  // drops unfinished files (frees memory, removes spill files)
+    }
 }
-const SmbFeedResult& SmbDecoder::last_result() const { return conn_->result; }
-size_t SmbDecoder::open_files() const { return conn_->open_files(); }
-size_t SmbDecoder::state_bytes() const { return conn_->state_bytes(); }
+
+void SmbDecoder::on_data(Direction dir, uint64_t /*offset*/, std::span<const uint8_t> data) {
+    guarded([&](SmbConnection& c) { c.data(dir, data); });
+}
+void SmbDecoder::on_gap(Direction dir, uint64_t /*offset*/, uint64_t len) {
+    guarded([&](SmbConnection& c) { c.gap(dir, len); });
+}
+void SmbDecoder::on_end() {
+    guarded([&](SmbConnection& c) { c.end(); });
+}
+const SmbFeedResult& SmbDecoder::feed(Direction dir, std::span<const uint8_t> data) {
+    on_data(dir, 0, data);
+    return last_result();
+}
+const SmbFeedResult& SmbDecoder::last_result() const { return conn_ ? conn_->result : dead_; }
+size_t SmbDecoder::open_files() const { return conn_ ? conn_->open_files() : 0; }
+size_t SmbDecoder::state_bytes() const { return sizeof(*this) + (conn_ ? conn_->state_bytes() : 0); }
 
 // ------------------------------------------------------------------ PduView
 
@@ -63,8 +84,20 @@ std::span<const uint8_t> SmbConnection::PduView::span(uint32_t from, uint32_t to
 
 // --------------------------------------------------------------- connection
 
-SmbConnection::SmbConnection(SmbWorkerContext& ctx, SmbEventSink& sink) : ctx_(ctx), sink_(sink) {
+SmbConnection::SmbConnection(SmbWorkerContext& ctx, SmbEventSink& sink, bool directions_known)
+    : ctx_(ctx), sink_(sink), directions_known_(directions_known), oriented_(directions_known) {
     count(SmbCounter::flows);
+}
+
+bool SmbConnection::orient(Direction wire, bool response, Direction* dir, bool count_wrong) {
+    if (!oriented_) {
+        oriented_ = true;
+        swapped_ = response != (wire == Direction::to_client);
+    }
+    *dir = swapped_ ? opposite(wire) : wire;
+    if (response == (*dir == Direction::to_client)) return true;
+    if (count_wrong) anomaly(SmbAnomaly::wrong_direction, *dir);
+    return false;
 }
 
 SmbConnection::~SmbConnection() = default;
@@ -267,7 +300,6 @@ size_t SmbConnection::body_bytes(Direction d, DirState& s, std::span<const uint8
 }
 
 void SmbConnection::run_probe(Direction d, DirState& s) {
-    (void)d;
     const std::span<const uint8_t> b(s.buf.data(), s.buf.size());
     if (b.size() < 4) {
         s.probe_need = std::min<uint32_t>(4, s.pdu_len);
@@ -277,8 +309,8 @@ void SmbConnection::run_probe(Direction d, DirState& s) {
     Probe pr;
     if (b[1] == 'S' && b[2] == 'M' && b[3] == 'B') {
         switch (b[0]) {
-            case kSmb1: pr = probe_smb1(b, s.pdu_len); break;
-            case kSmb2: pr = probe_smb2(b, s.pdu_len); break;
+            case kSmb1: pr = probe_smb1(d, b, s.pdu_len); break;
+            case kSmb2: pr = probe_smb2(d, b, s.pdu_len); break;
             case kSmb3Transform:
             case kSmb3Compression: {
                 // Only the header is read: the rest is opaque and is skipped unbuffered.
@@ -389,7 +421,7 @@ void SmbConnection::process(Direction d, const PduView& v) {
             break;
         case kSmb3Transform:
             count(SmbCounter::pdus_encrypted);
-            process_transform(d, v);
+            process_transform(swapped_ ? opposite(d) : d, v);
             break;
         case kSmb3Compression:
             // Compressed messages (SMB 3.1.1) are recognised and counted, not decompressed.
@@ -524,14 +556,24 @@ uint32_t SmbConnection::new_tree(Direction d) {
     return static_cast<uint32_t>(trees_.size() - 1);
 }
 
+namespace {
+
+// SMB2 file ids are unique on the connection; SMB1 FIDs are qualified by tree.
+bool same_file(const SmbFileId& a, const SmbFileId& b) {
+    return a.version == b.version && a.persistent == b.persistent && a.volatile_id == b.volatile_id &&
+           (a.version == 2 || a.tree_id == b.tree_id);
+}
+
+}  // namespace
+
 uint32_t SmbConnection::find_open(const SmbFileId& id) {
     if (last_open_hit_ != kNone && last_open_hit_ < opens_.size()) {
         const auto& f = opens_[last_open_hit_];
-        if (f.used && !f.pending && f.id == id) return last_open_hit_;
+        if (f.used && !f.pending && same_file(f.id, id)) return last_open_hit_;
     }
     for (uint32_t i = 0; i < opens_.size(); ++i) {
         const auto& f = opens_[i];
-        if (f.used && !f.pending && f.id == id) {
+        if (f.used && !f.pending && same_file(f.id, id)) {
             last_open_hit_ = i;
             return i;
         }

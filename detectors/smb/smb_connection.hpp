@@ -21,7 +21,7 @@ namespace sluice {
 
 class SmbConnection {
 public:
-    SmbConnection(SmbWorkerContext& ctx, SmbEventSink& sink);
+    SmbConnection(SmbWorkerContext& ctx, SmbEventSink& sink, bool directions_known);
     ~SmbConnection();
 
     void data(Direction dir, std::span<const uint8_t> bytes);
@@ -173,6 +173,9 @@ private:
     size_t resync_bytes(Direction d, DirState& s, std::span<const uint8_t> p);
     void process(Direction d, const PduView& v);
     void anomaly(SmbAnomaly a, Direction d);
+    // Maps the wire direction of a message to the client/server one and checks
+    // it against the message's request/response flag (counted when wrong).
+    bool orient(Direction wire, bool response, Direction* dir, bool count_wrong = true);
     void count(SmbCounter c, uint64_t n = 1);
 
     // Hole probes: where the file data of this message lies (smb1.cpp / smb2.cpp).
@@ -183,8 +186,8 @@ private:
         uint32_t len = 0;
         FileTarget target;
     };
-    Probe probe_smb1(std::span<const uint8_t> b, uint32_t total);
-    Probe probe_smb2(std::span<const uint8_t> b, uint32_t total);
+    Probe probe_smb1(Direction wire, std::span<const uint8_t> b, uint32_t total);
+    Probe probe_smb2(Direction wire, std::span<const uint8_t> b, uint32_t total);
 
     // Message handlers.
     void process_smb1(Direction d, const PduView& v);
@@ -248,6 +251,9 @@ private:
     uint16_t dialect_ = 0;           // SMB2 dialect revision
     std::string smb1_dialects_;      // the client's NEGOTIATE list, NUL-separated
     std::string smb1_dialect_;       // the one the server chose
+    bool directions_known_ = true;
+    bool oriented_ = false;
+    bool swapped_ = false;           // wire to_server carries the server's messages
     bool overflow_encrypted_reported_ = false;
     bool overflow_signed_reported_ = false;
 };

@@ -81,7 +81,9 @@ constexpr std::string_view counter_name(SmbCounter c) {
     X(unknown_file_id, "unknown_file_id")           /* data for a file never opened */ \
     X(data_after_finish, "data_after_finish")       /* data for a file already finished */ \
     X(offset_overflow, "offset_overflow")                                          \
-    X(bad_transform, "bad_transform")
+    X(bad_transform, "bad_transform")                                              \
+    X(wrong_direction, "wrong_direction")           /* request to the client or response to the server */ \
+    X(internal_error, "internal_error")             /* allocation failure: flow's SMB state dropped */
 
 enum class SmbAnomaly : unsigned {
 #define SLUICE_X(id, name) id,

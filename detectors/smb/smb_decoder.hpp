@@ -57,7 +57,12 @@ class SmbConnection;  // per-flow state, detectors/smb/smb_connection.hpp
 
 class SmbDecoder final : public StreamConsumer {
 public:
-    SmbDecoder(SmbWorkerContext& ctx, SmbEventSink& sink);
+    // directions_known: the flow's to_server side is the TCP initiator (SYN
+    // seen). Requests are then accepted only to_server and responses only
+    // to_client (a forged response from the client never feeds a file). For a
+    // flow picked up midstream pass false: the first SMB message's request/
+    // response flag fixes the orientation, enforced from then on.
+    SmbDecoder(SmbWorkerContext& ctx, SmbEventSink& sink, bool directions_known = true);
     ~SmbDecoder() override;  // drops unfinished files without events (call on_end first to report them)
     SmbDecoder(const SmbDecoder&) = delete;
     SmbDecoder& operator=(const SmbDecoder&) = delete;
@@ -78,7 +83,16 @@ public:
     size_t state_bytes() const;
 
 private:
+    // Runs one entry point; an exception (allocation failure) never reaches the
+    // worker: it is counted, the flow's SMB state is dropped and the rest of the
+    // flow is ignored.
+    template <typename F>
+    void guarded(F&& f);
+
+    SmbWorkerContext& ctx_;
+    SmbEventSink& sink_;
     std::unique_ptr<SmbConnection> conn_;
+    SmbFeedResult dead_;  // last_result() once the state was dropped
 };
 
 }  // namespace sluice

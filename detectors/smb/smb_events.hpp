@@ -3,17 +3,19 @@
 // the EVE "smb" record, and anomalies. The worker implements SmbEventSink; the
 // decoder calls it synchronously from on_data/on_gap/on_end.
 //
-// Ownership: string_views and spans in events point into the decoder's per-flow
-// state and are valid only during the call; a sink copies what it keeps.
-// FileInfo::file.content owns the carved bytes (memory buffer or spill file):
-// the sink may move it out (to hand it to the scanner); what it leaves there is
-// freed / unlinked when the call returns.
+// Ownership: string_views in SmbFileOpened, SmbTransaction and the other events
+// point into the decoder's per-flow state and are valid only during the call; a
+// sink copies what it keeps. FileInfo owns everything it holds (names as
+// strings, the carved bytes in file.content: memory buffer or spill file), so
+// the sink can move it whole into a scan job; what it leaves there is freed /
+// unlinked when the call returns.
 // Thread rules: called on the worker that owns the flow.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "dataplane/stream.hpp"
@@ -59,8 +61,8 @@ struct SmbFileOpened {
 struct FileInfo {
     uint64_t tx_id = 0;
     FileDirection direction = FileDirection::upload;
-    std::string_view share;
-    std::string_view filename;
+    std::string share;
+    std::string filename;
     SmbFileId file_id;
     uint64_t session_id = 0;
     bool stored = false;                 // set by the caller when it keeps the file (filestore, quarantine)

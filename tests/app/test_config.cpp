@@ -16,6 +16,7 @@
 
 #include <unistd.h>
 
+#include "app/cli.hpp"
 #include "app/config_loader.hpp"
 #include "app/config_schema.hpp"
 
@@ -764,7 +765,11 @@ void check_generated(const char* relative, const std::string& generated) {
                                               << "SLUICE_UPDATE_DOCS=1 (or sluice --dump-config-reference / --dump-config)";
 }
 
-TEST(GeneratedFiles, ConfigurationReferenceIsUpToDate) { check_generated("docs/configuration.md", config_reference_markdown()); }
+TEST(GeneratedFiles, ConfigurationReferenceIsUpToDate) {
+    std::string doc = config_reference_markdown();
+    EXPECT_NE(doc.find(cli_help_text()), std::string::npos);
+    check_generated("docs/configuration.md", doc);
+}
 
 TEST(GeneratedFiles, DefaultConfigFileIsUpToDate) { check_generated("config/sluice.yaml", default_config_yaml()); }
 

@@ -159,6 +159,17 @@ TEST(AppLayerFlow, UnknownProtocolsStayIdle) {
     EXPECT_EQ(u.flow.protocol(), AppProto::failed);
 }
 
+TEST(AppTxStage, EachRuleRunsOncePerHttpMessage) {
+    for (bool body_rule : {false, true}) {
+        EXPECT_EQ(evaluate_rule_at(AppTxStage::headers, body_rule) + evaluate_rule_at(AppTxStage::body, body_rule), 1);
+        EXPECT_TRUE(evaluate_rule_at(AppTxStage::whole, body_rule));
+    }
+    EXPECT_TRUE(evaluate_rule_at(AppTxStage::headers, false));
+    EXPECT_TRUE(evaluate_rule_at(AppTxStage::body, true));
+    EXPECT_TRUE(is_body_buffer(AppBuffer::file_data));
+    EXPECT_FALSE(is_body_buffer(AppBuffer::http_uri));
+}
+
 TEST(AppLayerConfig, SchemaTableDrivesSetAndGet) {
     std::set<std::string_view> names;
     for (const auto& k : applayer_config_keys()) {

@@ -27,7 +27,7 @@ struct Bytes : std::vector<uint8_t> {
         insert(end(), b.begin(), b.end());
         return *this;
     }
-    Bytes& str(const std::string& s) {
+    [[gnu::noinline]] Bytes& str(const std::string& s) {
         insert(end(), s.begin(), s.end());
         return *this;
     }
