@@ -17,6 +17,7 @@
 #include "dataplane/flow_table.hpp"
 #include "dataplane/ip_addr.hpp"
 #include "dataplane/tcp_reassembly.hpp"
+#include "detectors/applayer/applayer_config.hpp"
 
 namespace sluice {
 
@@ -120,6 +121,7 @@ struct Config {
     FilterConfig filter;
     RulesConfig rules;
     DetectConfig detect;
+    AppLayerConfig applayer;
     // Suricata-style variables for rules and filters: name (without '$') -> text.
     VarMap address_groups;
     VarMap port_groups;

@@ -163,7 +163,7 @@ constexpr MapDefault kPortGroups[] = {
     {"TEREDO_PORTS", "3544"},
 };
 
-constexpr std::string_view kEveTypes = "alert|anomaly|drop|flow|stats|fileinfo|http|smb|modbus|s7comm|dnp3|iec104|enip";
+constexpr std::string_view kEveTypes = "alert|anomaly|drop|flow|stats|fileinfo|http|dns|tls|smb|modbus|s7comm|dnp3|iec104|enip";
 constexpr std::string_view kActions = "allow|bypass|drop|drop-packet|reject";
 
 // clang-format off

@@ -77,8 +77,28 @@ constexpr std::optional<AppBuffer> app_buffer_from_name(std::string_view name) {
     return std::nullopt;
 }
 
+// When in a message's life a transaction is handed over: HTTP messages come
+// twice, at `headers` (no body buffers yet) and at `body`; DNS and TLS once,
+// `whole`. Rules without body buffers run at headers/whole, rules with body
+// buffers at body/whole, so each rule runs once per message.
+enum class AppTxStage : uint8_t { headers, body, whole };
+
+constexpr std::string_view to_string(AppTxStage s) {
+    return s == AppTxStage::headers ? "headers" : s == AppTxStage::body ? "body" : "whole";
+}
+
+constexpr bool is_body_buffer(AppBuffer b) {
+    return b == AppBuffer::http_request_body || b == AppBuffer::http_response_body || b == AppBuffer::file_data;
+}
+
+// Whether a rule that does (or does not) read a body buffer runs at `stage`.
+constexpr bool evaluate_rule_at(AppTxStage stage, bool rule_uses_body_buffer) {
+    return stage == AppTxStage::whole || (stage == AppTxStage::body) == rule_uses_body_buffer;
+}
+
 struct AppTransaction {
     AppProto proto = AppProto::unknown;
+    AppTxStage stage = AppTxStage::whole;
     Direction dir = Direction::to_server;
     uint64_t tx_id = 0;  // per flow, counts from 0
     std::array<std::span<const uint8_t>, kAppBufferCount> buffers{};

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "app/config.hpp"
+#include "detectors/applayer/applayer_detector.hpp"
 #include "detectors/detector.hpp"
 #include "detectors/signature/signature_detector.hpp"
 
@@ -16,7 +17,15 @@ std::unique_ptr<Detector> make(const Config& c, const DetectionSnapshot& s, Work
     return std::make_unique<D>(c, s, w, slot);
 }
 
-const std::array<DetectorEntry, 1> kDetectors = {{
+bool wants_app_events(const Config& c) {
+    for (const auto& t : c.eve.types)
+        if (t == "http" || t == "dns" || t == "tls") return true;
+    return false;
+}
+
+const std::array<DetectorEntry, 2> kDetectors = {{
+    {"applayer", [](const Config& c) { return !c.rules.files.empty() || wants_app_events(c); }, make<AppLayerDetector>,
+     AppLayerDetector::metrics, AppLayerDetector::write_stats, nullptr},
     {"signature", [](const Config& c) { return !c.rules.files.empty(); }, make<SignatureDetector>,
      SignatureDetector::metrics, SignatureDetector::write_stats, SignatureDetector::control},
 }};

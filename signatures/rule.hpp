@@ -231,6 +231,7 @@ struct Rule {
     bool app_layer_protocol_negated = false;
 
     std::vector<BufferMatch> buffers;  // payload list first when present
+    bool uses_body_buffer = false;     // reads http.request_body/http.response_body/file.data
     std::vector<AppKeywordUse> app_keywords;
     std::vector<std::string> notes;    // accepted-but-ignored keywords (tag, ...)
 

@@ -443,6 +443,7 @@ private:
             if (b.buffer == buffer) return b;
         r_.buffers.push_back(BufferMatch{});
         r_.buffers.back().buffer = buffer;
+        if (buffer >= 0 && is_body_buffer(static_cast<AppBuffer>(buffer))) r_.uses_body_buffer = true;
         return r_.buffers.back();
     }
     PayloadElem* last_content() {

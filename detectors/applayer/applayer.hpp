@@ -31,22 +31,7 @@
 
 namespace sluice {
 
-enum class AppTxStage : uint8_t { headers, body, whole };
-
-constexpr std::string_view to_string(AppTxStage s) {
-    return s == AppTxStage::headers ? "headers" : s == AppTxStage::body ? "body" : "whole";
-}
-
-// The buffers only the `body` stage carries.
-constexpr bool is_body_buffer(AppBuffer b) {
-    return b == AppBuffer::http_request_body || b == AppBuffer::http_response_body || b == AppBuffer::file_data;
-}
-
-// The rule-evaluation side of the contract above: whether a rule that does (or
-// does not) use a body buffer is evaluated at `stage`.
-constexpr bool evaluate_rule_at(AppTxStage stage, bool rule_uses_body_buffer) {
-    return stage == AppTxStage::whole || (stage == AppTxStage::body) == rule_uses_body_buffer;
-}
+// AppTxStage, is_body_buffer and evaluate_rule_at live in detectors/app_buffers.hpp.
 
 class AppTransactionSink {
 public:

@@ -427,6 +427,8 @@ SigVerdict SignatureMatcher::confirm(Ctx& c, AlertSink& sink) {
         const uint32_t ri = cands_[k];
         if (alerted_[ri] == cur_call_) continue;
         const Rule& r = rules_->rule(ri);
+        // A transaction handed over twice (headers, then body) runs each rule once.
+        if (c.tx && !evaluate_rule_at(c.tx->stage, r.uses_body_buffer)) continue;
         MatchSpan span;
         std::span<const uint8_t> buf;
         int16_t buf_id;
