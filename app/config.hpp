@@ -60,10 +60,11 @@ struct CaptureConfig {
     std::vector<std::string> inline_ifaces;  // inline: exactly two, bridged both ways
     std::string eal;                   // raw EAL arguments (real NICs); empty = vdev defaults
     uint32_t burst = 32;
-    uint32_t mbufs = 32768;            // mbufs in the packet pool
+    uint32_t mbufs = 16384;            // mbufs in the packet pool
     uint32_t rx_descriptors = 1024;
     uint32_t tx_descriptors = 1024;
     uint32_t idle_sleep_us = 0;        // sleep when a poll finds nothing (0 = busy poll)
+    uint32_t hold_packets = 256;       // per worker: packets parked waiting for a verdict (ips)
 };
 
 struct EveConfig {
@@ -86,7 +87,7 @@ struct ControlConfig {
 
 struct DefragConfig {
     bool enabled = true;
-    uint32_t max_datagrams = 4096;   // per worker, in reassembly at once
+    uint32_t max_datagrams = 1024;   // per worker, in reassembly at once
     uint32_t timeout_s = 60;
 };
 

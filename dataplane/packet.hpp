@@ -29,6 +29,10 @@ struct PacketRef {
     uint16_t rx_port = 0;
     bool inspect = false;           // detectors look at it
     bool reassembled = false;       // `data` is a reassembled datagram, not the frame
+    bool held = false;              // parked by hold() until a detector's verdict
+    uint64_t hold_token = 0;
+    uint64_t hold_deadline = 0;
+    Verdict hold_timeout = Verdict::forward;
 };
 
 }  // namespace sluice

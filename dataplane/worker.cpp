@@ -57,7 +57,8 @@ Worker::Worker(const Config& config, const WorkerSetup& setup, SnapshotPublisher
           config.stream, static_cast<uint32_t>(std::max<uint64_t>(config.stream_memcap / 2048, 16)))),
       defrag_(std::make_unique<Defragmenter>(config.defrag.max_datagrams, uint64_t{config.defrag.timeout_s} * 1000000000ull)),
       eve_(events, eve_type_mask(config.eve.types), setup.offline, setup_.in_iface),
-      scratch_(new uint8_t[kScratch * kMaxBurst]) {
+      scratch_(new uint8_t[kScratch * kMaxBurst]),
+      held_(std::max<uint32_t>(config.capture.hold_packets, 1)) {
     refresh_snapshot();
     const auto table = detector_table();
     by_slot_.assign(table.size(), nullptr);
@@ -108,6 +109,99 @@ void Worker::raise(StreamContext& ctx, Verdict v, DropReason why) {
 }
 
 void Worker::stop_inspection(Flow& f) { f.flags |= flowflag::pass; }
+
+uint64_t Worker::steady_ns() const {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+bool Worker::hold(PacketRef& p, uint64_t token, uint64_t deadline_ns, Verdict on_timeout) {
+    if (!ips_) return false;  // ids mode never delays a packet
+    if (p.held) {
+        p.hold_token = token;  // one hold per packet: the latest token settles it
+        return true;
+    }
+    if (held_count_ >= held_.size()) {
+        counters_.inc(WorkerCounter::hold_full);
+        return false;
+    }
+    ++held_count_;  // reserved now, parked by dispose()
+    p.held = true;
+    p.hold_token = token;
+    p.hold_deadline = deadline_ns;
+    p.hold_timeout = on_timeout;
+    counters_.inc(WorkerCounter::held);
+    return true;
+}
+
+void Worker::release(uint64_t token, Verdict v, DropReason why) {
+    if (!held_count_) return;
+    for (auto& h : held_) {
+        if (!h.mbuf || h.token != token) continue;
+        rte_mbuf* m = h.mbuf;
+        h.mbuf = nullptr;
+        --held_count_;
+        counters_.inc(WorkerCounter::hold_released);
+        settle(m, h.rx_index, h.pkt, v, why);
+    }
+}
+
+void Worker::expire_holds(bool all) {
+    if (!held_count_) return;
+    const uint64_t now = steady_ns();
+    for (auto& h : held_) {
+        if (!h.mbuf || (!all && now < h.deadline)) continue;
+        rte_mbuf* m = h.mbuf;
+        h.mbuf = nullptr;
+        --held_count_;
+        counters_.inc(WorkerCounter::hold_timeouts);
+        settle(m, h.rx_index, h.pkt, h.on_timeout, DropReason::malware);
+    }
+}
+
+void Worker::settle(rte_mbuf* m, uint16_t rx_index, const DecodedPacket& pkt, Verdict v, DropReason why) {
+    PacketRef r;
+    r.mbuf = m;
+    r.data = rte_pktmbuf_mtod(m, const uint8_t*);
+    r.len = rte_pktmbuf_data_len(m);
+    r.pkt = pkt;
+    r.verdict = v;
+    r.reason = why;
+    if (v != Verdict::forward && ips_) {
+        drops_.inc(why);
+        counters_.inc(WorkerCounter::dropped);
+    }
+    if (v == Verdict::forward) counters_.inc(WorkerCounter::forwarded);
+    rte_mbuf* rejects[2] = {nullptr, nullptr};
+    const unsigned nrej = (v == Verdict::reject && ips_) ? build_rejects(r, rejects) : 0;
+    counters_.inc(WorkerCounter::rejects_sent, nrej);
+    if (setup_.dispatch.input) {
+        const uint64_t seqn = *RTE_MBUF_DYNFIELD(m, setup_.seqn_offset, uint64_t*);
+        DispatchSlot& s = setup_.dispatch.slots[seqn % setup_.dispatch.window];
+        s.mbuf = m;
+        s.forward = v == Verdict::forward;
+        s.extra[0] = nrej > 0 ? rejects[0] : nullptr;
+        s.extra[1] = nrej > 1 ? rejects[1] : nullptr;
+        s.done.store(true, std::memory_order_release);
+        return;
+    }
+    const WorkerRxQueue* rxq = setup_.rx.empty() ? nullptr : &setup_.rx[rx_index];
+    auto send = [this](int port, rte_mbuf* pkt_mbuf) {
+        if (port < 0 || rte_eth_tx_burst(static_cast<uint16_t>(port), setup_.tx_queue, &pkt_mbuf, 1) != 1) {
+            if (port >= 0) drops_.inc(DropReason::tx_full);
+            rte_pktmbuf_free(pkt_mbuf);
+            return;
+        }
+        counters_.inc(WorkerCounter::tx_packets);
+    };
+    for (unsigned k = 0; k < nrej; ++k) {
+        const bool to_sender = rejects[k]->packet_type == 1;
+        rejects[k]->packet_type = 0;
+        send(!rxq ? -1 : to_sender ? (rxq->reject_port_tx ? rxq->reject_port : -1) : rxq->tx_port, rejects[k]);
+    }
+    if (v == Verdict::forward) send(rxq ? rxq->tx_port : -1, m);
+    else rte_pktmbuf_free(m);
+}
 
 void Worker::publish(StreamContext& ctx, const AppTransaction& tx) {
     if (ctx.flow.flags & (flowflag::drop | flowflag::pass)) return;
@@ -412,6 +506,21 @@ void Worker::dispose(PacketRef* refs, uint16_t n, uint16_t rx_index) {
     const WorkerRxQueue* rxq = setup_.rx.empty() ? nullptr : &setup_.rx[rx_index];
     for (uint16_t i = 0; i < n; ++i) {
         PacketRef& r = refs[i];
+        if (r.held && r.verdict == Verdict::forward) {
+            // Parked until its verdict: neither sent nor freed now.
+            for (auto& h : held_) {
+                if (h.mbuf) continue;
+                h.mbuf = r.mbuf;
+                h.token = r.hold_token;
+                h.deadline = r.hold_deadline;
+                h.pkt = r.pkt;
+                h.rx_index = rx_index;
+                h.on_timeout = r.hold_timeout;
+                break;
+            }
+            continue;
+        }
+        if (r.held) --held_count_;  // dropped anyway: the reserved place is free again
         rte_mbuf* rejects[2] = {nullptr, nullptr};
         unsigned nrej = 0;
         const bool drop = r.verdict != Verdict::forward;
@@ -537,6 +646,12 @@ void Worker::housekeeping() {
 }
 
 void Worker::finish() {
+    // Verdicts still on their way: give them their deadline, then settle.
+    while (held_count_) {
+        for (auto& d : detectors_) d->poll();
+        expire_holds(false);
+        if (held_count_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     flows_->next_epoch();
     flows_->end_all(*this, FlowEndReason::shutdown);
     finished_.store(true, std::memory_order_release);
@@ -580,6 +695,8 @@ int Worker::run() {
             // pool has room: net_pcap only returns nothing at end of file.
             if (!any && setup_.offline && rte_mempool_avail_count(setup_.pool) > 2 * burst_) break;
         }
+        for (auto& d : detectors_) d->poll();
+        if (held_count_) expire_holds(false);
         if (!setup_.offline && !any) now_ns_ = realtime_ns();
         if (now_ns_ - last_housekeeping_ns_ > 100000000ull || (!any && now_ns_ != last_housekeeping_ns_)) {
             housekeeping();

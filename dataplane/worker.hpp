@@ -51,7 +51,11 @@ namespace sluice {
     X(flows_tcp, "flows_tcp")                                                \
     X(flows_udp, "flows_udp")                                                \
     X(flows_icmp, "flows_icmp")                                              \
-    X(flows_other, "flows_other")
+    X(flows_other, "flows_other")                                            \
+    X(held, "held")                    /* packets parked for a verdict */    \
+    X(hold_released, "hold_released")  /* ...settled by the verdict */       \
+    X(hold_timeouts, "hold_timeouts")  /* ...settled by the deadline */      \
+    X(hold_full, "hold_full")          /* hold table full */
 
 enum class WorkerCounter : uint8_t {
 #define SLUICE_X(id, name) id,
@@ -146,6 +150,10 @@ public:
     void stop_inspection(Flow& f) override;
     void publish(StreamContext& ctx, const AppTransaction& tx) override;
     void publish(StreamContext& ctx, const AppRecord& record) override;
+    bool hold(PacketRef& p, uint64_t token, uint64_t deadline_ns, Verdict on_timeout) override;
+    void release(uint64_t token, Verdict v, DropReason why) override;
+    uint64_t steady_ns() const override;
+    size_t held_packets() const { return held_count_; }
 
 private:
     void on_data(Direction dir, uint64_t offset, std::span<const uint8_t> data) override;
@@ -164,6 +172,10 @@ private:
     void emit_drop_event(const PacketRef& r);
     void emit_anomaly(const PacketRef& r);
     void housekeeping();
+    // Settles held packets whose deadline passed; all of them when `all`.
+    void expire_holds(bool all);
+    // Sends or frees one settled packet (and its rejects) as dispose() would.
+    void settle(rte_mbuf* m, uint16_t rx_index, const DecodedPacket& pkt, Verdict v, DropReason why);
     // Takes a newly published detection snapshot, at a burst boundary.
     void refresh_snapshot();
     void finish();
@@ -194,6 +206,18 @@ private:
     std::atomic<uint64_t> clock_pub_{0};
     std::atomic<bool> finished_{false};
     uint64_t last_housekeeping_ns_ = 0;
+
+    // Packets parked by hold(): bounded, scanned only while non-empty.
+    struct Held {
+        rte_mbuf* mbuf = nullptr;
+        uint64_t token = 0;
+        uint64_t deadline = 0;
+        DecodedPacket pkt;
+        uint16_t rx_index = 0;
+        Verdict on_timeout = Verdict::forward;
+    };
+    std::vector<Held> held_;
+    size_t held_count_ = 0;
 
     CounterSet<WorkerCounter> counters_;
     CounterSet<DropReason> drops_;

@@ -53,6 +53,15 @@ public:
     // record found in this flow to every detector (signatures, OT policy, EVE).
     virtual void publish(StreamContext& ctx, const AppTransaction& tx) = 0;
     virtual void publish(StreamContext& ctx, const AppRecord& record) = 0;
+    // Holds the packet (ips mode): it is neither sent nor freed until
+    // release(token, ...) or, at `deadline_ns` (steady clock), `on_timeout`
+    // applies. Several packets may share a token. False when the worker's hold
+    // table is full (the caller applies its fail-open/fail-closed policy).
+    virtual bool hold(PacketRef& p, uint64_t token, uint64_t deadline_ns, Verdict on_timeout) = 0;
+    // Settles every packet held under `token`: forward, drop or reject.
+    virtual void release(uint64_t token, Verdict v, DropReason why) = 0;
+    // Steady-clock nanoseconds, for hold deadlines.
+    virtual uint64_t steady_ns() const = 0;
 };
 
 class Detector {
@@ -73,6 +82,9 @@ public:
     virtual void on_transaction(StreamContext& ctx, const AppTransaction& tx) { (void)ctx, (void)tx; }
     virtual void on_record(StreamContext& ctx, const AppRecord& record) { (void)ctx, (void)record; }
     virtual void on_flow_end(Flow& flow) { (void)flow; }
+    // Called once per worker loop iteration (between bursts): results from
+    // helper threads (scanners) are collected here.
+    virtual void poll() {}
     // Fields this detector adds to the flow's EVE flow event (e.g. "alerted").
     virtual void write_flow_event(const Flow& flow, JsonWriter& w) { (void)flow, (void)w; }
 };
