@@ -277,11 +277,11 @@ TEST(ConfigValues, Lists) {
     c = load_ok("eve:\n  types: []\n");
     EXPECT_TRUE(c.eve.types.empty());
     EXPECT_EQ(load_error("eve:\n  types:\n    - alert\n    - alrt\n"),
-              "t.yaml:4:7: eve.types[1]: unknown item \"alrt\", expected one of alert, anomaly, drop, flow, stats, fileinfo, http, smb, "
-              "modbus, s7comm, dnp3, iec104, enip");
+              "t.yaml:4:7: eve.types[1]: unknown item \"alrt\", expected one of alert, anomaly, drop, flow, stats, fileinfo, http, dns, "
+              "tls, smb, modbus, s7comm, dnp3, iec104, enip");
     EXPECT_EQ(load_error("eve:\n  types: [alert, [flow]]\n"), "t.yaml:2:18: eve.types[1]: expected a string, got a list");
     EXPECT_EQ(load_error("eve:\n  types: {a: b}\n"), "t.yaml:2:3: eve.types: expected a list of alert, anomaly, drop, flow, stats, fileinfo, "
-                                                       "http, smb, modbus, s7comm, dnp3, iec104, enip, got a map");
+                                                       "http, dns, tls, smb, modbus, s7comm, dnp3, iec104, enip, got a map");
     EXPECT_EQ(load_error("eve:\n  types: \"alert,,flow\"\n"), "t.yaml:2:3: eve.types: empty list item");
 }
 
