@@ -220,7 +220,7 @@ struct Body {
 
 std::string unit_token(int proto, bool has_unit, uint32_t unit) {
     if (!has_unit) return "none";
-    if (kOtProtos[proto] == AppProto::s7comm) {
+    if (kPolicyProtos[proto] == AppProto::s7comm) {
         std::string s = format_s7_unit(unit);
         if (!s.empty()) return s;
     }
@@ -228,7 +228,7 @@ std::string unit_token(int proto, bool has_unit, uint32_t unit) {
 }
 
 std::string function_token(const LearnedOperation& op) {
-    if (ot_function_name_is_generic(kOtProtos[op.proto_index], op.function, op.code) || op.function.empty())
+    if (ot_function_name_is_generic(kPolicyProtos[op.proto_index], op.function, op.code) || op.function.empty())
         return op.code > 0xFFFF ? fmt::format("0x{:x}", op.code) : std::to_string(op.code);
     return op.function;
 }
@@ -384,7 +384,7 @@ std::string render_learned_policy(std::span<const LearnedOperation> ops, const L
         out += fmt::format("  - name: learned-{}  # {} requests\n", i + 1, r.requests);
         out += fmt::format("    clients: {}\n", rule_peers[i].first);
         out += fmt::format("    servers: {}\n", rule_peers[i].second);
-        out += fmt::format("    protocol: {}\n", to_string(kOtProtos[b.proto]));
+        out += fmt::format("    protocol: {}\n", to_string(kPolicyProtos[b.proto]));
         out += fmt::format("    functions: [{}]\n", join(b.functions));
         out += fmt::format("    access: [{}]\n", join(access));
         out += fmt::format("    units: [{}]\n", join(b.units));

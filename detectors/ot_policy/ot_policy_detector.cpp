@@ -25,7 +25,7 @@ constexpr size_t kMaxCandidates = 32;
 
 const OtPolicyDetector* as_ot(const Detector* d) { return static_cast<const OtPolicyDetector*>(d); }
 
-std::string_view proto_name(int proto_index) { return to_string(kOtProtos[static_cast<size_t>(proto_index)]); }
+std::string_view proto_name(int proto_index) { return to_string(kPolicyProtos[static_cast<size_t>(proto_index)]); }
 
 }  // namespace
 
@@ -61,7 +61,7 @@ void OtDenialTable::rows(std::vector<Row>& out) const {
         if (!k.used.load(std::memory_order_acquire)) break;  // filled in order
         out.push_back({k.proto_index, std::string(k.name, k.name_len), k.count.get()});
     }
-    for (size_t p = 0; p < kOtProtoCount; ++p)
+    for (size_t p = 0; p < kPolicyProtoCount; ++p)
         if (other_[p].get()) out.push_back({static_cast<int>(p), "other", other_[p].get()});
 }
 
@@ -131,7 +131,7 @@ void OtPolicyDetector::refresh(FlowNote& n, const Flow& flow, int proto_index) {
 }
 
 void OtPolicyDetector::on_record(StreamContext& ctx, const AppRecord& record) {
-    const int pi = ot_proto_index(record.proto);
+    const int pi = policy_proto_index(record.proto);
     if (pi < 0) return;
     counters_.inc(OtPolicyCounter::records);
     Flow& flow = ctx.flow;
@@ -189,7 +189,7 @@ void OtPolicyDetector::on_record(StreamContext& ctx, const AppRecord& record) {
 void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const FlowNote& n, OtDecision d) {
     Flow& flow = ctx.flow;
     const OtOperation& op = record.op;
-    const int pi = ot_proto_index(record.proto);
+    const int pi = policy_proto_index(record.proto);
     counters_.inc(OtPolicyCounter::denied);
     if (d.rule >= 0) counters_.inc(OtPolicyCounter::denied_by_rule);
     denials_.add(pi, op.function);
@@ -307,9 +307,9 @@ void OtPolicyDetector::metrics(std::span<const Detector* const> instances, Metri
                            "OT requests the policy did not allow, by protocol and function (bounded: ot-policy.max-denial-kinds per worker, then function=\"other\").",
                            true, {{"worker", worker}, {"proto", std::string(proto_name(r.proto_index))}, {"function", r.function}},
                            static_cast<double>(r.count)});
-        for (size_t p = 0; p < kOtProtoCount; ++p)
+        for (size_t p = 0; p < kPolicyProtoCount; ++p)
             out.push_back({"sluice_ot_exception_responses_total", "OT exception/error responses, by protocol (not judged).", true,
-                           {{"worker", worker}, {"proto", std::string(to_string(kOtProtos[p]))}},
+                           {{"worker", worker}, {"proto", std::string(to_string(kPolicyProtos[p]))}},
                            static_cast<double>(d->exceptions(p))});
         out.push_back({"sluice_ot_assets_dropped_total", "OT assets not tracked because the worker's table was full (ot-policy.max-assets).",
                        true, {{"worker", worker}}, static_cast<double>(d->assets().dropped())});
@@ -317,10 +317,10 @@ void OtPolicyDetector::metrics(std::span<const Detector* const> instances, Metri
     if (!instances.empty()) {
         const std::vector<OtAsset> assets = all_assets(instances);
         const OtAssetCounts c = count_assets(assets);
-        for (size_t p = 0; p < kOtProtoCount; ++p)
+        for (size_t p = 0; p < kPolicyProtoCount; ++p)
             for (int server = 0; server < 2; ++server)
                 out.push_back({"sluice_ot_assets", "OT assets seen (distinct addresses), by role and protocol.", false,
-                               {{"role", server ? "server" : "client"}, {"proto", std::string(to_string(kOtProtos[p]))}},
+                               {{"role", server ? "server" : "client"}, {"proto", std::string(to_string(kPolicyProtos[p]))}},
                                static_cast<double>(server ? c.server[p] : c.client[p])});
         out.push_back({"sluice_ot_policy_rules", "Rules of the OT policy in force (0: no policy).", false, {},
                        static_cast<double>(as_ot(instances[0])->rules_loaded())});

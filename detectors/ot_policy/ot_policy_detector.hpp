@@ -98,7 +98,7 @@ private:
     uint32_t capacity_;
     std::unique_ptr<Kind[]> kinds_;
     uint32_t size_ = 0;  // worker's view
-    Counter other_[kOtProtoCount];
+    Counter other_[kPolicyProtoCount];
 };
 
 class OtPolicyDetector final : public Detector {
@@ -138,7 +138,7 @@ private:
     std::shared_ptr<const OtPolicy> policy_;
     std::atomic<uint64_t> rules_loaded_{0};
     CounterSet<OtPolicyCounter> counters_;
-    Counter exceptions_[kOtProtoCount];
+    Counter exceptions_[kPolicyProtoCount];
     OtAssetTable assets_;
     OtDenialTable denials_;
     std::unique_ptr<OtLearner> learner_;
