@@ -349,7 +349,10 @@ std::string render_learned_policy(std::span<const LearnedOperation> ops, const L
         return name;
     };
     std::vector<std::pair<std::string, std::string>> rule_peers;
-    for (const OutRule& r : rules) rule_peers.emplace_back(spec(r.clients), spec(r.servers));
+    for (const OutRule& r : rules) {
+        std::string c = spec(r.clients);  // named in this order: clients first
+        rule_peers.emplace_back(std::move(c), spec(r.servers));
+    }
 
     std::string out;
     out += fmt::format("# OT policy learned by {} (sluice --learn), {} to {}\n", s.generator.empty() ? "sluice" : s.generator,
