@@ -384,7 +384,7 @@ std::string render_learned_policy(std::span<const LearnedOperation> ops, const L
         std::vector<std::string> access;
         for (size_t a = 0; a < static_cast<size_t>(OtAccess::count); ++a)
             if (b.access & (1u << a)) access.emplace_back(to_string(static_cast<OtAccess>(a)));
-        out += fmt::format("  - name: learned-{}  # {} requests\n", i + 1, r.requests);
+        out += fmt::format("  - name: learned-{}  # {} request{}\n", i + 1, r.requests, r.requests == 1 ? "" : "s");
         out += fmt::format("    clients: {}\n", rule_peers[i].first);
         out += fmt::format("    servers: {}\n", rule_peers[i].second);
         out += fmt::format("    protocol: {}\n", to_string(kPolicyProtos[b.proto]));
