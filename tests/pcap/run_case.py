@@ -7,6 +7,7 @@ A case is a JSON file next to its capture:
     "description": "...",
     "pcap": "name.pcap" | "corpus:<path under SLUICE_CORPUS>",
     "args": ["--mode", "ips"],            extra command-line arguments
+                                          ("{case_dir}" stands for the case's folder)
     "config": "yaml text",                optional configuration file contents
     "workers": [1, 2],                    run once per count; events must not differ
     "expect": {
@@ -108,7 +109,7 @@ def run(case, case_dir, binary, workers, tmp):
         with open(cfg, "w") as f:
             f.write(case["config"])
         cmd += ["--config", cfg]
-    cmd += case.get("args", [])
+    cmd += [a.replace("{case_dir}", case_dir) for a in case.get("args", [])]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if r.returncode != expect.get("exit", 0):
         fail(f"exit {r.returncode}, expected {expect.get('exit', 0)}\ncmd: {' '.join(cmd)}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}")
