@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <optional>
 #include <type_traits>
 
@@ -39,6 +40,16 @@ Status check_pcap_path(std::string_view text) {
     // net_pcap takes the path inside a devargs string; ',' would split it there.
     if (text.find(',') != std::string_view::npos) return make_error("a capture path may not contain ','");
     return {};
+}
+
+Status check_readable_file(std::string_view text) {
+    if (text.empty()) return {};
+    const std::string path(text);
+    if (std::FILE* f = std::fopen(path.c_str(), "r")) {
+        std::fclose(f);
+        return {};
+    }
+    return make_error("cannot read this file");
 }
 
 // Binds a key to a Config field: the apply and get functions of the table.
@@ -364,6 +375,34 @@ const ConfigKey kKeys[] = {
     {"ot-policy.max-denial-kinds", KeyType::integer, "128", 1, 1024, {},
      "Per worker: (protocol, function) pairs counted apart in sluice_ot_policy_denials_total; beyond, function=\"other\".",
      "", nullptr, BIND_NUMBER(ot_policy.max_denial_kinds)},
+
+    {"appid.enabled", KeyType::boolean, "true", 0, 0, {},
+     "Classify every flow with nDPI: app_proto (rules' app-layer-protocol), app_proto_ndpi in flow events, flows and bytes per protocol in metrics.",
+     "", nullptr, BIND_FLAG(appid.enabled)},
+    {"appid.max-tcp-packets", KeyType::integer, "80", 1, 65535, {},
+     "nDPI gives up on a TCP flow after this many packets (both directions) without a verdict and guesses from ports and addresses (ndpiReader: 80).",
+     "", nullptr, BIND_NUMBER(appid.max_tcp_packets)},
+    {"appid.max-udp-packets", KeyType::integer, "24", 1, 65535, {},
+     "The same for UDP and other IP protocols (ndpiReader: 24).", "", nullptr, BIND_NUMBER(appid.max_udp_packets)},
+    {"appid.max-flows-in-detection", KeyType::integer, "16384", 1, 16777216, {},
+     "Per worker: flows nDPI looks at at once (704 bytes of nDPI state each, allocated as needed, freed at the verdict); when all are taken the oldest gives up.",
+     "", nullptr, BIND_NUMBER(appid.max_flows_in_detection)},
+    {"appid.protocols-file", KeyType::string, "", 0, 0, {},
+     "nDPI protocols file (ndpiReader -p format): custom protocols by port, host name or address (\"\" = none).", "",
+     check_readable_file, BIND_TEXT(appid.protocols_file)},
+
+    {"ot.enabled", KeyType::boolean, "true", 0, 0, {},
+     "Decode Modbus/TCP (502), S7comm (102), DNP3 (20000), IEC-104 (2404) and EtherNet/IP (44818, UDP 2222) flows, or flows nDPI names so: records for rules and the OT policy, EVE events of those types.",
+     "", nullptr, BIND_FLAG(ot.enabled)},
+    {"modbus.max-pending-transactions", KeyType::integer, "16", 1, 32, {},
+     "Per Modbus flow: requests awaiting their response; when full the oldest is dropped (counted).", "", nullptr,
+     BIND_NUMBER(ot.modbus_max_pending_transactions)},
+    {"dnp3.max-fragment-size", KeyType::size, "2048", 249, 2048, {},
+     "Largest DNP3 application fragment reassembled from transport segments; longer ones are dropped (counted).", "",
+     nullptr, BIND_NUMBER(ot.dnp3_max_fragment_size)},
+    {"s7comm.max-pdu-size", KeyType::size, "1024", 240, 1024, {},
+     "Largest S7 PDU reassembled from COTP segments; longer ones are dropped (counted).", "", nullptr,
+     BIND_NUMBER(ot.s7comm_max_pdu_size)},
 
     {"vars.address-groups", KeyType::string_map, "", 0, 0, {},
      "Address variables for filter rules and signatures (NAME: spec, used as $NAME). Entries given here replace or add to the defaults.",

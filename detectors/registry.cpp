@@ -5,7 +5,9 @@
 
 #include "app/config.hpp"
 #include "detectors/applayer/applayer_detector.hpp"
+#include "detectors/appid/appid_detector.hpp"
 #include "detectors/detector.hpp"
+#include "detectors/ot/ot_detector.hpp"
 #include "detectors/ot_policy/ot_policy_detector.hpp"
 #include "detectors/signature/signature_detector.hpp"
 
@@ -24,9 +26,15 @@ bool wants_app_events(const Config& c) {
     return false;
 }
 
-const std::array<DetectorEntry, 3> kDetectors = {{
+// appid first: nDPI's verdict (flow.app_proto) is there before any stream
+// data is delivered, so the app-layer parsers and the OT decoders can use it.
+const std::array<DetectorEntry, 5> kDetectors = {{
+    {"appid", [](const Config& c) { return c.appid.enabled; }, make<AppIdDetector>, AppIdDetector::metrics,
+     AppIdDetector::write_stats, nullptr},
     {"applayer", [](const Config& c) { return !c.rules.files.empty() || wants_app_events(c); }, make<AppLayerDetector>,
      AppLayerDetector::metrics, AppLayerDetector::write_stats, nullptr},
+    {"ot", [](const Config& c) { return c.ot.enabled; }, make<OtDetector>, OtDetector::metrics, OtDetector::write_stats,
+     nullptr},
     {"signature", [](const Config& c) { return !c.rules.files.empty(); }, make<SignatureDetector>,
      SignatureDetector::metrics, SignatureDetector::write_stats, SignatureDetector::control},
     {"ot_policy",
