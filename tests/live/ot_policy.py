@@ -12,13 +12,14 @@ nobody knows, 198.18.1.4. Each request is its own connection.
   `sluice ctl reload` runs, the same write passes without an alert.
 - ips: reads pass; the HMI's write is dropped with its flow: the client sees a
   timeout, the register keeps its value, EVE has the alert ("blocked") and a
-  drop event. `sluice ctl assets` lists both ends with the veths' MACs.
+  drop event. `sluice ctl assets` lists both ends with the veths' MACs, and
+  the metrics endpoint counts them (sluice_ot_assets) and the denial.
 - learn, then enforce: sluice --learn watches the HMI read and the engineering
   station write; the learned file (reviewed: default-action drop-flow) is
   enforced in ips mode on a new sluice: the same traffic passes without one
   alert, a write from the unknown host is denied (the client times out).
 
-Needs root, iproute2, ethtool, ping and python3-pymodbus (with
+Needs root, iproute2, ethtool, ping, curl and python3-pymodbus (with
 python3-serial and python3-serial-asyncio, which pymodbus imports).
 """
 
@@ -95,6 +96,7 @@ def have_pymodbus():
 
 
 class OtPolicyLive(livenet.LiveTestCase):
+    tools = ("ip", "ethtool", "ping", "curl")
     tag = "otpolicy"
 
     def setUp(self):
@@ -182,7 +184,7 @@ class OtPolicyLive(livenet.LiveTestCase):
 
     def test_ips_drops_the_hmis_write(self):
         policy = self.write_policy("policy.yaml", POLICY)
-        s = self.sluice(mode="ips", extra=("--policy", policy)).start()
+        s = self.sluice(mode="ips", extra=("--policy", policy), metrics="127.0.0.1:9987").start()
         r = self.modbus(HMI, "read", 0, 10)
         self.assertTrue(r["ok"], f"{r}\n{s.log()}")
         self.assertEqual(r["values"], list(range(1, 11)))
@@ -209,6 +211,12 @@ class OtPolicyLive(livenet.LiveTestCase):
         self.assertEqual(assets[SRV_V4]["roles"]["server"], ["modbus"])
         self.assertEqual(assets[HMI]["mac"], self.mac_of(self.bench.cli, self.bench.cli_if))
         self.assertEqual(assets[SRV_V4]["mac"], self.mac_of(self.bench.srv, self.bench.srv_if))
+        # The same in Prometheus: assets by role, the denial by function.
+        m = self.bench.run(self.bench.mid, "curl", "-sS", "--max-time", "5", "http://127.0.0.1:9987/metrics").stdout
+        ot = "\n".join(l for l in m.splitlines() if l.startswith("sluice_ot_"))
+        for line in ('sluice_ot_assets{role="client",proto="modbus"} 2', 'sluice_ot_assets{role="server",proto="modbus"} 1',
+                     'sluice_ot_policy_denials_total{worker="0",proto="modbus",function="write_single_register"} 1'):
+            self.assertIn(line, ot.splitlines(), ot)
         s.stop()
         self.assert_clean_exit(s)
         self.assertIn("dropped (", s.stdout())
