@@ -328,7 +328,7 @@ std::string Runtime::control(const std::vector<std::string>& words) {
         return control_ok(fmt::format("{}", static_cast<uint64_t>(
                                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count())));
     if (cmd == "help")
-        return control_ok("[\"stats\",\"reload\",\"shutdown\",\"version\",\"uptime\",\"top-rules [N]\",\"help\"]");
+        return control_ok("[\"stats\",\"reload\",\"shutdown\",\"version\",\"uptime\",\"top-rules [N]\",\"assets\",\"ot-policy\",\"help\"]");
     return control_error(fmt::format("unknown command '{}' (try: help)", cmd));
 }
 
