@@ -9,15 +9,20 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace sluice;
-    test::MiniWorkerOptions opt;
-    opt.flow_capacity = 64;
-    opt.burst = 4;
-    test::MiniWorker w(opt);
-    AppIdConfig cfg;
-    cfg.max_flows_in_detection = 4;
-    cfg.max_tcp_packets = 12;
-    cfg.max_udp_packets = 6;
-    w.add<AppIdDetector>(cfg);
+    // One harness for the whole run: nDPI's module takes tens of milliseconds
+    // to build. Every input ends all its flows (finish), so inputs stay apart.
+    static test::MiniWorker& w = []() -> test::MiniWorker& {
+        test::MiniWorkerOptions opt;
+        opt.flow_capacity = 64;
+        opt.burst = 4;
+        static test::MiniWorker worker(opt);
+        AppIdConfig cfg;
+        cfg.max_flows_in_detection = 4;
+        cfg.max_tcp_packets = 12;
+        cfg.max_udp_packets = 6;
+        worker.add<AppIdDetector>(cfg);
+        return worker;
+    }();
     uint64_t ts = 1700000000ull * 1000000000ull;
     size_t pos = 0;
     while (pos + 2 <= size) {
@@ -29,5 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         pos += n;
     }
     w.finish();
+    w.events.clear();
+    w.records.clear();
     return 0;
 }
