@@ -19,7 +19,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import time
 import zipfile
@@ -43,7 +42,8 @@ SIG_CLAM = "Sluice.Live.ClamExe.UNOFFICIAL"
 
 # One upload on its own connection, as Windows Explorer copies a file: CREATE,
 # set the end of file to the final size (SMB2 SET_INFO FileEndOfFileInformation,
-# SMB1 TRANS2 SET_FILE_INFORMATION), WRITEs in 32 KiB pieces, CLOSE. Prints one
+# SMB1 TRANS2 SET_FILE_INFORMATION), WRITEs (as impacket splits them: 65000
+# bytes over SMB1, the negotiated maximum over SMB3), CLOSE. Prints one
 # JSON line {"ok": bool, "stage": ..., "error": ...}.
 EXPLORER_PUT = r"""
 import json, struct, sys
@@ -77,8 +77,7 @@ try:
         s.setInfo(tid, fid, inputBlob=struct.pack("<q", len(data)), infoType=SMB2_0_INFO_FILE,
                   fileInfoClass=SMB2_FILE_END_OF_FILE_INFO)
     stage = "write"
-    for off in range(0, len(data), 32768):
-        c.writeFile(tid, fid, data[off:off + 32768], off)
+    c.writeFile(tid, fid, data, 0)
     stage = "close"
     c.closeFile(tid, fid)
     c.logoff()
@@ -323,9 +322,17 @@ smb:
             self.fail(f"impacket client gave no result: {r.stdout} {r.stderr}")
 
     def wait_events(self, s, predicate, timeout=15):
+        """Waits until predicate(events so far) holds. sluice's EVE thread may
+        be half way through a line: only whole lines are read."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if predicate(s.events()):
+            try:
+                with open(s.eve) as f:
+                    text = f.read()
+            except FileNotFoundError:
+                text = ""
+            events = [json.loads(l) for l in text[:text.rfind("\n") + 1].splitlines() if l.strip()]
+            if predicate(events):
                 return True
             time.sleep(0.2)
         return False
@@ -370,5 +377,3 @@ def alert_key(ev):
             ev.get("dest_ip"), ev.get("dest_port"), files)
 
 
-def have_tool(name):
-    return shutil.which(name) is not None
