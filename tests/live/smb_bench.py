@@ -15,6 +15,7 @@ content made in the test. Used by test_smb_ids.py and test_smb_ips.py.
   hash is not in it, so detecting the zip means ClamAV unpacked it.
 """
 
+import atexit
 import hashlib
 import io
 import json
@@ -144,6 +145,17 @@ class Payloads:
         return self.detection[kind] is not None
 
 
+_running_servers = []
+
+
+@atexit.register
+def _stop_running_servers():
+    # Registered after livenet's hook, so it runs first (atexit is LIFO):
+    # smbd's children are stopped while srv-ID still exists (meson's SIGTERM).
+    for srv in list(_running_servers):
+        srv.stop()
+
+
 class SmbServer:
     """Debian's smbd in srv-ID with a config of its own in the bench folder."""
 
@@ -200,6 +212,7 @@ valid users = {USER}
 
     def start(self, timeout=20):
         b = self.bench
+        _running_servers.append(self)
         self.proc = b.spawn(b.srv, ["smbd", "--foreground", "--no-process-group", "--debug-stdout", "-s", self.conf],
                             "smbd")
         deadline = time.monotonic() + timeout
@@ -213,6 +226,8 @@ valid users = {USER}
 
     def stop(self):
         """Stops smbd, then anything still in srv-ID (its children, samba-dcerpcd), by pid."""
+        if self in _running_servers:
+            _running_servers.remove(self)
         if self.proc is not None:
             livenet.stop_process(self.proc)
         b = self.bench
