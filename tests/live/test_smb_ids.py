@@ -18,7 +18,8 @@ downloads of the same three. dumpcap records the traffic on the server's veth.
   "allowed", signature "ClamAV: <name>";
 - the quarantine holds EICAR and the zip once each (named by SHA-256, content
   equal to the original) with a JSON sidecar line per sighting (4 each: both
-  dialects, both directions), and nothing clean;
+  dialects, both directions), and nothing clean; the final stats event counts
+  8 malicious and 4 clean verdicts, none blocked;
 - the capture replayed through `sluice --pcap` with the same config gives the
   same fileinfo (name, direction, SHA-256, state, size, scan result) and alert
   events, and quarantines the same two contents.
