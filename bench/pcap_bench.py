@@ -31,9 +31,11 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -89,16 +91,32 @@ def run_sluice(sluice, pcap, sets, workdir, label, env=None, perf_out=None, time
     full_env = dict(os.environ, **(env or {}))
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env)
-    tids, last, last_change, samples, perf = [], None, None, 0, None
-    proc_cpu = None
+    state = {"tids": [], "final": None}
+    lines = []
+
+    def reader():
+        # The summary is printed once every worker has returned: stop sluice
+        # there, read the worker's CPU time (exact: it no longer runs), go on.
+        for line in iter(proc.stdout.readline, ""):
+            lines.append(line)
+            if line.lstrip().startswith("time ") and state["tids"] and state["final"] is None:
+                try:
+                    os.kill(proc.pid, signal.SIGSTOP)
+                    state["final"] = _cpu_ns(proc.pid, state["tids"][0])
+                finally:
+                    os.kill(proc.pid, signal.SIGCONT)
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    last, last_change, samples, perf, proc_cpu = None, None, 0, None, None
     while proc.poll() is None:
-        if not tids:
-            tids = _worker_tids(proc.pid)
-            if tids and perf_out:
-                perf = subprocess.Popen(["perf", "record", "-g", "-o", perf_out, "-t", str(tids[0])],
+        if not state["tids"]:
+            state["tids"] = _worker_tids(proc.pid)
+            if state["tids"] and perf_out:
+                perf = subprocess.Popen(["perf", "record", "-g", "-o", perf_out, "-t", str(state["tids"][0])],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if tids:
-            v = _cpu_ns(proc.pid, tids[0])
+        if state["tids"]:
+            v = _cpu_ns(proc.pid, state["tids"][0])
             if v is not None:
                 samples += 1
                 if v != last:
@@ -109,13 +127,17 @@ def run_sluice(sluice, pcap, sets, workdir, label, env=None, perf_out=None, time
         if time.monotonic() - t0 > timeout:
             proc.kill()
             break
-        time.sleep(0.005)
-    out = proc.stdout.read()
+        time.sleep(0.002)
     proc.wait()
+    th.join(timeout=10)
+    out = "".join(lines)
     wall = time.monotonic() - t0
     if perf:
         perf.wait(timeout=60)
     shutil.rmtree(f"/var/run/dpdk/sluice{proc.pid}", ignore_errors=True)
+    exact = state["final"] is not None
+    if exact:
+        last = state["final"]
     if proc.returncode != 0:
         raise RuntimeError(f"sluice ({label}) exited {proc.returncode}:\n{out[-3000:]}")
     m = re.search(r"packets\s+(\d+) read \((\d+) bytes\)", out)
@@ -132,7 +154,8 @@ def run_sluice(sluice, pcap, sets, workdir, label, env=None, perf_out=None, time
         "worker_cpu_s": cpu_s,
         # settled: the worker's CPU time was sampled unchanged at least twice
         # before sluice exited, so the figure is exact, not cut short.
-        "worker_cpu_settled": samples - last_change >= 2,
+        "worker_cpu_settled": exact or samples - last_change >= 2,
+        "worker_cpu_exact": exact,
         "summary_time_s": float(t.group(1)),
         "process_cpu_s": proc_cpu,
         "process_wall_s": wall,

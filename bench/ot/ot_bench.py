@@ -23,6 +23,7 @@ Writes bench/results/ot-<date>.json unless --out says otherwise.
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -45,7 +46,8 @@ def main():
     ap.add_argument("--perf-dir", default=None)
     ap.add_argument("--set", action="append", default=[], help="KEY=VALUE for every configuration")
     ap.add_argument("--out")
-    a = ap.parse_args()
+    # SLUICE_BENCH_ARGS: extra options when run through meson (run targets bench-ot, bench-smb).
+    a = ap.parse_args(sys.argv[1:] + shlex.split(os.environ.get("SLUICE_BENCH_ARGS", "")))
 
     os.makedirs(a.data_dir, exist_ok=True)
     pcap = os.path.join(a.data_dir, f"modbus-{a.packets}-s{a.seed}.pcap")
