@@ -11,9 +11,12 @@ would see nothing. A capture of many distinct connections read once from
 start to end makes every packet count.
 
 The figure of a run is packets (and bytes) / CPU seconds of the worker thread
-(/proc/PID/task/TID/schedstat), polled every few ms while sluice runs: once
-the capture is done the worker lcore blocks, so its CPU time stops moving and
-the last sample is exact (the run records whether it saw the value settle).
+(/proc/PID/task/TID/schedstat). sluice prints its summary once every worker
+has returned; the harness stops sluice (SIGSTOP) when the summary's `time`
+line arrives, reads the worker's CPU time, which no longer moves, and lets
+it go on (SIGCONT): the figure is exact (`worker_cpu_exact`). Should that
+miss, the value polled every 2 ms is used (`worker_cpu_settled` says whether
+it had stopped moving).
 This is what one dedicated core would do, whatever else runs on this shared
 machine; the capture is read by net_pcap on the same worker core in every
 configuration, so that cost (libpcap read + copy into an mbuf) is in both
