@@ -28,6 +28,8 @@ struct PacketRef {
     DropReason reason = DropReason::count;
     uint16_t rx_port = 0;
     bool inspect = false;           // detectors look at it
+    bool established = false;       // the flow's state right after this packet (a burst
+                                    // updates every flow before detectors run)
     bool reassembled = false;       // `data` is a reassembled datagram, not the frame
     bool held = false;              // parked by hold() until a detector's verdict
     uint64_t hold_token = 0;

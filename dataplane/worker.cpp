@@ -423,6 +423,10 @@ bool Worker::track(PacketRef& r) {
     r.flow = &f;
     r.dir = info.dir;
     r.flow_pkt_no = f.pkts[0] + f.pkts[1];
+    r.established = f.key.ip_proto == ipproto::tcp
+                        ? (f.tcp_state == TcpState::established || f.tcp_state == TcpState::fin_wait ||
+                           f.tcp_state == TcpState::closing)
+                        : (f.pkts[0] > 0 && f.pkts[1] > 0);
     if ((f.flags & flowflag::drop) && r.flow_pkt_no > f.drop_from) {
         r.verdict = std::max(r.verdict, Verdict::drop_flow);
         r.reason = DropReason::flow;
@@ -609,6 +613,13 @@ void Worker::process_burst(rte_mbuf** mbufs, uint16_t n, uint16_t rx_index) {
         }
         for (uint16_t i = from; i < to; ++i) {
             PacketRef& r = refs[i];
+            // A flow dropped by a later packet's detection in this burst: the
+            // packets after that one go too (they were tracked before it).
+            if (r.flow && (r.flow->flags & flowflag::drop) && r.flow->drop_from && r.flow_pkt_no > r.flow->drop_from &&
+                r.verdict < Verdict::drop_flow) {
+                r.verdict = Verdict::drop_flow;
+                r.reason = DropReason::flow;
+            }
             if (r.flow && r.verdict == Verdict::reject) {
                 if (r.flow->flags & flowflag::rejected) r.verdict = Verdict::drop_flow;
                 else if (ips_) r.flow->flags |= flowflag::rejected;
