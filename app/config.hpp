@@ -18,6 +18,9 @@
 #include "dataplane/ip_addr.hpp"
 #include "dataplane/tcp_reassembly.hpp"
 #include "detectors/applayer/applayer_config.hpp"
+#include "detectors/appid/appid_config.hpp"
+#include "detectors/ot/ot_config.hpp"
+#include "detectors/ot_policy/ot_policy_config.hpp"
 
 namespace sluice {
 
@@ -123,6 +126,9 @@ struct Config {
     RulesConfig rules;
     DetectConfig detect;
     AppLayerConfig applayer;
+    AppIdConfig appid;
+    OtConfig ot;
+    OtPolicyConfig ot_policy;
     // Suricata-style variables for rules and filters: name (without '$') -> text.
     VarMap address_groups;
     VarMap port_groups;

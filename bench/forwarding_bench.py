@@ -613,7 +613,9 @@ def main():
     ap.add_argument("--sizes", default="64,imix", help='comma list of "64", "imix" (frame sizes, as gen_flows_pcap.py)')
     ap.add_argument("--flows", default="1000,1000000", help="comma list of concurrent flow counts")
     ap.add_argument("--packets", type=int, default=0, help="packets in each capture (default: max(flows, --min-packets))")
-    ap.add_argument("--min-packets", type=int, default=64000)
+    ap.add_argument("--min-packets", type=int, default=0,
+                    help="at least this many packets per capture; more packets than flows make the replayed "
+                         "source colder than a NIC's receive buffers (docs/benchmarks.md)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--window", type=float, default=4.0, help="seconds measured per repeat and program")
     ap.add_argument("--settle", type=float, default=1.0, help="seconds after resuming a program before its window")
@@ -668,7 +670,8 @@ def main():
         "started": started.isoformat(timespec="seconds"),
         "host": host_info(),
         "sluice": {"binary": os.path.abspath(args.sluice), "version": version_of([args.sluice, "--version"]),
-                   "repo_commit": version_of(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])},
+                   "built": datetime.datetime.fromtimestamp(os.path.getmtime(args.sluice)).isoformat(timespec="seconds"),
+                   "repo_commit": version_of(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])},  # HEAD at the run
         "candidates": {v["label"]: {"binary": os.path.abspath(v["path"]), "env": v["env"]} for v in args.variants[1:]},
         "testpmd": {"binary": shutil.which(args.testpmd)},
         "method": {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "dataplane/eve.hpp"
+#include "dataplane/result.hpp"
 #include "dataplane/packet.hpp"
 #include "detectors/app_buffers.hpp"
 #include "detectors/app_record.hpp"
@@ -116,6 +117,9 @@ struct DetectorEntry {
     void (*write_stats)(std::span<const Detector* const> instances, JsonWriter& w) = nullptr;
     bool (*control)(std::span<const Detector* const> instances, const std::vector<std::string>& words,
                     std::string& reply) = nullptr;
+    // Once at exit, after every worker stopped (e.g. write what was learned);
+    // an error is reported and makes the exit status 1.
+    Status (*finish)(std::span<const Detector* const> instances) = nullptr;
 };
 
 // The detector table, in the order the worker calls them.

@@ -20,11 +20,13 @@
 namespace sluice {
 
 class RuleSet;
+class OtPolicy;
 
 struct DetectionSnapshot {
     uint64_t generation = 0;
     std::shared_ptr<const L4Filter> filter;
     std::shared_ptr<const RuleSet> rules;  // null: no signatures loaded
+    std::shared_ptr<const OtPolicy> ot_policy;  // null: no OT policy (detectors/ot_policy)
 };
 
 class SnapshotPublisher {

@@ -1,0 +1,434 @@
+#include "detectors/ot_policy/ot_policy_detector.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "app/config.hpp"
+#include "detectors/snapshot.hpp"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "dev"
+#endif
+
+namespace sluice {
+
+namespace {
+
+constexpr size_t kMaxCandidates = 32;
+
+const OtPolicyDetector* as_ot(const Detector* d) { return static_cast<const OtPolicyDetector*>(d); }
+
+std::string_view proto_name(int proto_index) { return to_string(kOtProtos[static_cast<size_t>(proto_index)]); }
+
+}  // namespace
+
+// ---- denial kinds ------------------------------------------------------------
+
+OtDenialTable::OtDenialTable(uint32_t capacity)
+    : capacity_(capacity), kinds_(std::make_unique<Kind[]>(std::max<uint32_t>(capacity, 1))) {}
+
+void OtDenialTable::add(int proto_index, std::string_view function) {
+    const size_t len = std::min(function.size(), kNameMax);
+    for (uint32_t i = 0; i < size_; ++i) {
+        Kind& k = kinds_[i];
+        if (k.proto_index == proto_index && k.name_len == len && std::memcmp(k.name, function.data(), len) == 0) {
+            k.count.add();
+            return;
+        }
+    }
+    if (size_ >= capacity_) {
+        other_[proto_index].add();
+        return;
+    }
+    Kind& k = kinds_[size_++];
+    k.proto_index = static_cast<uint8_t>(proto_index);
+    k.name_len = static_cast<uint8_t>(len);
+    std::memcpy(k.name, function.data(), len);
+    k.count.add();
+    k.used.store(1, std::memory_order_release);
+}
+
+void OtDenialTable::rows(std::vector<Row>& out) const {
+    for (uint32_t i = 0; i < capacity_; ++i) {
+        const Kind& k = kinds_[i];
+        if (!k.used.load(std::memory_order_acquire)) break;  // filled in order
+        out.push_back({k.proto_index, std::string(k.name, k.name_len), k.count.get()});
+    }
+    for (size_t p = 0; p < kOtProtoCount; ++p)
+        if (other_[p].get()) out.push_back({static_cast<int>(p), "other", other_[p].get()});
+}
+
+// ---- the detector --------------------------------------------------------------
+
+struct OtPolicyDetector::FlowNote {
+    uint64_t policy_id = 0;      // the policy `cand` was computed for (0: none yet)
+    int proto_index = -1;        // the protocol `cand` and the asset roles are for
+    int zone = -1;
+    uint32_t ncand = 0;          // candidate rules in all (> kMaxCandidates: full scan)
+    uint32_t cand[kMaxCandidates] = {};
+    uint32_t asset[2] = {OtAssetTable::kNone, OtAssetTable::kNone};  // client, server
+    int asset_proto = -1;
+    bool mac_done[2] = {false, false};
+};
+
+OtPolicyDetector::OtPolicyDetector(const Config& config, const DetectionSnapshot& snapshot, WorkerServices& services,
+                                   unsigned slot)
+    : config_(config),
+      services_(services),
+      slot_(slot),
+      assets_(config.ot_policy.max_assets),
+      denials_(config.ot_policy.max_denial_kinds) {
+    if (!config.ot_policy.learn_file.empty())
+        learner_ = std::make_unique<OtLearner>(config.ot_policy.learn_max_entries, config.ot_policy.learn_max_ranges);
+    on_snapshot(snapshot);
+}
+
+OtPolicyDetector::~OtPolicyDetector() = default;
+
+void OtPolicyDetector::on_snapshot(const DetectionSnapshot& snapshot) {
+    policy_ = snapshot.ot_policy;
+    rules_loaded_.store(policy_ ? policy_->rules().size() : 0, std::memory_order_relaxed);
+}
+
+OtPolicyDetector::FlowNote& OtPolicyDetector::note(Flow& flow) {
+    void*& slot = flow.detector_state[slot_];
+    if (!slot) {
+        std::unique_ptr<FlowNote> n;
+        if (!pool_.empty()) {
+            n = std::move(pool_.back());
+            pool_.pop_back();
+        } else {
+            n = std::make_unique<FlowNote>();
+        }
+        slot = n.release();
+        counters_.inc(OtPolicyCounter::flows);
+    }
+    return *static_cast<FlowNote*>(slot);
+}
+
+void OtPolicyDetector::on_flow_end(Flow& flow) {
+    void*& slot = flow.detector_state[slot_];
+    if (!slot) return;
+    std::unique_ptr<FlowNote> n(static_cast<FlowNote*>(slot));
+    slot = nullptr;
+    *n = FlowNote();
+    pool_.push_back(std::move(n));
+}
+
+void OtPolicyDetector::refresh(FlowNote& n, const Flow& flow, int proto_index) {
+    n.policy_id = policy_->id();
+    n.proto_index = proto_index;
+    n.zone = policy_->zone_of(flow.client_addr(), flow.server_addr());
+    n.ncand = static_cast<uint32_t>(policy_->candidates(flow.client_addr(), flow.server_addr(), proto_index, n.cand));
+    if (n.ncand > kMaxCandidates) counters_.inc(OtPolicyCounter::full_scans);
+}
+
+void OtPolicyDetector::on_record(StreamContext& ctx, const AppRecord& record) {
+    const int pi = ot_proto_index(record.proto);
+    if (pi < 0) return;
+    counters_.inc(OtPolicyCounter::records);
+    Flow& flow = ctx.flow;
+    FlowNote& n = note(flow);
+    const uint64_t ts = ctx.packet ? ctx.packet->ts_ns : flow.last_ns;
+
+    // Inventory: both ends of the flow, in their roles for this protocol.
+    if (n.asset_proto != pi) {
+        n.asset_proto = pi;
+        n.asset[0] = assets_.insert(flow.client_addr(), ot_role_bit(pi, false), ts);
+        n.asset[1] = assets_.insert(flow.server_addr(), ot_role_bit(pi, true), ts);
+    } else {
+        assets_.touch(n.asset[0], ts);
+        assets_.touch(n.asset[1], ts);
+    }
+    if (const PacketRef* p = ctx.packet) {
+        // The Ethernet source of a frame is its sender's (or the last router's) MAC.
+        const int side = p->dir == Direction::to_server ? 0 : 1;
+        if (!n.mac_done[side] && !p->reassembled && p->data && p->len >= 14 && p->pkt.l3_offset >= 14) {
+            assets_.set_mac(n.asset[side], p->data + 6);
+            n.mac_done[side] = true;
+        }
+    }
+
+    const OtOperation& op = record.op;
+    if (!op.is_request) {
+        counters_.inc(OtPolicyCounter::responses);
+        if (op.is_exception) {
+            counters_.inc(OtPolicyCounter::exception_responses);
+            exceptions_[pi].add();
+        }
+        return;
+    }
+    counters_.inc(OtPolicyCounter::requests);
+    if (learner_) {
+        const uint64_t dropped = learner_->dropped();
+        learner_->observe(flow.client_addr(), flow.server_addr(), pi, op, ts);
+        counters_.inc(learner_->dropped() != dropped ? OtPolicyCounter::learn_dropped : OtPolicyCounter::learned);
+    }
+    if (!policy_) return;
+    if (n.policy_id != policy_->id() || n.proto_index != pi) refresh(n, flow, pi);
+    if (policy_->action_of(n.zone) == OtAction::allow) {
+        counters_.inc(OtPolicyCounter::not_judged);
+        return;
+    }
+    const OtDecision d = n.ncand <= kMaxCandidates ? policy_->decide(std::span<const uint32_t>(n.cand, n.ncand), op)
+                                                   : policy_->decide(flow.client_addr(), flow.server_addr(), pi, op);
+    if (d.allowed) {
+        counters_.inc(OtPolicyCounter::allowed);
+        return;
+    }
+    deny(ctx, record, n, d);
+}
+
+void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const FlowNote& n, OtDecision d) {
+    Flow& flow = ctx.flow;
+    const OtOperation& op = record.op;
+    const int pi = ot_proto_index(record.proto);
+    counters_.inc(OtPolicyCounter::denied);
+    if (d.rule >= 0) counters_.inc(OtPolicyCounter::denied_by_rule);
+    denials_.add(pi, op.function);
+    flow.flags |= flowflag::alerted;
+
+    OtAction action = policy_->action_of(n.zone);
+    if (action == OtAction::drop_packet && flow.key.ip_proto == ipproto::tcp) {
+        // A dropped segment is retransmitted, and reassembly has already
+        // inspected its bytes: on TCP only dropping the flow stops the request.
+        action = OtAction::drop_flow;
+        counters_.inc(OtPolicyCounter::drop_packet_as_flow);
+    }
+    const bool enforced = services_.ips() && action >= OtAction::drop_packet;
+    const OtRule* rule = d.rule >= 0 ? &policy_->rules()[static_cast<size_t>(d.rule)] : nullptr;
+
+    char client[64], server[64];
+    const size_t cl = flow.client_addr().format(client, sizeof client);
+    const size_t sl = flow.server_addr().format(server, sizeof server);
+    char msg[512];
+    auto out = fmt::format_to_n(msg, sizeof msg - 1, "OT policy: {} {} from {} to {}", proto_name(pi), op.function,
+                                std::string_view(client, cl), std::string_view(server, sl));
+    char* end = out.out;
+    auto left = [&] { return static_cast<size_t>(msg + sizeof msg - 1 - end); };
+    if (op.has_unit) {
+        const std::string s7 = record.proto == AppProto::s7comm ? format_s7_unit(op.unit) : std::string();
+        if (!s7.empty()) end = fmt::format_to_n(end, left(), " unit {}", s7).out;
+        else end = fmt::format_to_n(end, left(), " unit {}", op.unit).out;
+    }
+    if (op.has_address) {
+        if (op.address_first == op.address_last) end = fmt::format_to_n(end, left(), " address {}", op.address_first).out;
+        else end = fmt::format_to_n(end, left(), " address {}-{}", op.address_first, op.address_last).out;
+    }
+    if (rule) end = fmt::format_to_n(end, left(), " denied by rule {}", rule->name).out;
+    else end = fmt::format_to_n(end, left(), " not allowed").out;
+    const std::string_view signature(msg, static_cast<size_t>(end - msg));
+
+    EveEndpoints ep = flow_endpoints(flow);
+    if (record.dir == Direction::to_client) {
+        std::swap(ep.src, ep.dst);
+        std::swap(ep.src_port, ep.dst_port);
+    }
+    EveEmitter& eve = services_.eve();
+    JsonWriter* w = eve.begin(EveType::alert, ctx.packet ? ctx.packet->ts_ns : flow.last_ns, flow.flow_id, &ep, record.proto);
+    if (w) {
+        w->kv("direction", record.dir == Direction::to_server ? "to_server" : "to_client");
+        w->begin_object("alert")
+            .kv("action", enforced ? "blocked" : "allowed")
+            .kv("gid", kOtPolicyGid)
+            .kv("signature_id", rule ? kOtPolicySidDenyRule : kOtPolicySidNotAllowed)
+            .kv("rev", 1)
+            .kv("signature", signature)
+            .kv("category", "OT policy violation")
+            .kv("severity", 1)
+            .end_object();
+        w->begin_object("ot_policy")
+            .kv("policy", std::string_view(policy_->source()))
+            .kv("zone", policy_->zone_name(n.zone))
+            .kv("zone_action", eve_name(policy_->action_of(n.zone)))
+            .kv("action", eve_name(action));
+        if (rule) w->kv("rule", std::string_view(rule->name)).kv("rule_where", std::string_view(rule->where));
+        w->kv("protocol", proto_name(pi))
+            .kv("function", op.function)
+            .kv("function_code", op.function_code)
+            .kv("access", to_string(op.access));
+        if (op.has_unit) w->kv("unit", op.unit);
+        if (op.has_address) w->kv("address_first", op.address_first).kv("address_last", op.address_last);
+        w->end_object();
+        char start[32];
+        format_eve_time(flow.first_ns, start);
+        w->begin_object("flow")
+            .kv("pkts_toserver", flow.pkts[0])
+            .kv("pkts_toclient", flow.pkts[1])
+            .kv("bytes_toserver", flow.bytes[0])
+            .kv("bytes_toclient", flow.bytes[1])
+            .kv("start", std::string_view(start, 31))
+            .end_object();
+        if (record.write_eve) record.write_eve(*w, record.data);
+        if (!eve.end()) counters_.inc(OtPolicyCounter::alerts_lost);
+    } else if (eve.enabled(EveType::alert)) {
+        counters_.inc(OtPolicyCounter::alerts_lost);
+    }
+
+    switch (action) {
+        case OtAction::drop_packet: services_.raise(ctx, Verdict::drop_packet, DropReason::policy); break;
+        case OtAction::drop_flow: services_.raise(ctx, Verdict::drop_flow, DropReason::policy); break;
+        case OtAction::reject: services_.raise(ctx, Verdict::reject, DropReason::policy); break;
+        default: break;
+    }
+}
+
+// ---- management side -------------------------------------------------------------
+
+namespace {
+
+std::vector<OtAsset> all_assets(std::span<const Detector* const> instances) {
+    std::vector<const OtAssetTable*> tables;
+    for (const Detector* d : instances) tables.push_back(&as_ot(d)->assets());
+    return merge_assets(tables);
+}
+
+}  // namespace
+
+void OtPolicyDetector::metrics(std::span<const Detector* const> instances, MetricSamples& out) {
+    for (size_t wi = 0; wi < instances.size(); ++wi) {
+        const OtPolicyDetector* d = as_ot(instances[wi]);
+        const std::string worker = std::to_string(wi);
+        for (size_t c = 0; c < static_cast<size_t>(OtPolicyCounter::count); ++c)
+            out.push_back({"sluice_ot_policy_total", "OT policy work, by event (records, requests, allowed, denied, ...).", true,
+                           {{"worker", worker}, {"event", std::string(counter_name(static_cast<OtPolicyCounter>(c)))}},
+                           static_cast<double>(d->counters().get(c))});
+        std::vector<OtDenialTable::Row> rows;
+        d->denials().rows(rows);
+        for (const auto& r : rows)
+            out.push_back({"sluice_ot_policy_denials_total",
+                           "OT requests the policy did not allow, by protocol and function (bounded: ot-policy.max-denial-kinds per worker, then function=\"other\").",
+                           true, {{"worker", worker}, {"proto", std::string(proto_name(r.proto_index))}, {"function", r.function}},
+                           static_cast<double>(r.count)});
+        for (size_t p = 0; p < kOtProtoCount; ++p)
+            out.push_back({"sluice_ot_exception_responses_total", "OT exception/error responses, by protocol (not judged).", true,
+                           {{"worker", worker}, {"proto", std::string(to_string(kOtProtos[p]))}},
+                           static_cast<double>(d->exceptions(p))});
+        out.push_back({"sluice_ot_assets_dropped_total", "OT assets not tracked because the worker's table was full (ot-policy.max-assets).",
+                       true, {{"worker", worker}}, static_cast<double>(d->assets().dropped())});
+    }
+    if (!instances.empty()) {
+        const std::vector<OtAsset> assets = all_assets(instances);
+        const OtAssetCounts c = count_assets(assets);
+        for (size_t p = 0; p < kOtProtoCount; ++p)
+            for (int server = 0; server < 2; ++server)
+                out.push_back({"sluice_ot_assets", "OT assets seen (distinct addresses), by role and protocol.", false,
+                               {{"role", server ? "server" : "client"}, {"proto", std::string(to_string(kOtProtos[p]))}},
+                               static_cast<double>(server ? c.server[p] : c.client[p])});
+        out.push_back({"sluice_ot_policy_rules", "Rules of the OT policy in force (0: no policy).", false, {},
+                       static_cast<double>(as_ot(instances[0])->rules_loaded())});
+    }
+}
+
+void OtPolicyDetector::write_stats(std::span<const Detector* const> instances, JsonWriter& w) {
+    uint64_t c[static_cast<size_t>(OtPolicyCounter::count)] = {};
+    for (const Detector* d : instances)
+        for (size_t i = 0; i < std::size(c); ++i) c[i] += as_ot(d)->counters().get(i);
+    w.begin_object("ot_policy");
+    for (size_t i = 0; i < std::size(c); ++i) w.kv(counter_name(static_cast<OtPolicyCounter>(i)), c[i]);
+    w.kv("assets", static_cast<uint64_t>(all_assets(instances).size()));
+    w.end_object();
+}
+
+bool OtPolicyDetector::control(std::span<const Detector* const> instances, const std::vector<std::string>& words,
+                               std::string& reply) {
+    if (words.empty()) return false;
+    if (words[0] == "assets") {
+        const std::vector<OtAsset> assets = all_assets(instances);
+        std::string buf(512 + assets.size() * 512, '\0');
+        JsonWriter w(buf.data(), buf.size());
+        write_assets_json(w, assets);
+        reply = std::string(w.view());
+        return true;
+    }
+    if (words[0] == "ot-policy") {
+        std::string buf(1 << 16, '\0');
+        JsonWriter w(buf.data(), buf.size());
+        w.begin_object();
+        write_stats(instances, w);
+        std::vector<OtDenialTable::Row> rows;
+        for (const Detector* d : instances) as_ot(d)->denials().rows(rows);
+        std::map<std::pair<int, std::string>, uint64_t> sum;
+        for (const auto& r : rows) sum[{r.proto_index, r.function}] += r.count;
+        w.begin_array("denials");
+        for (const auto& [k, n] : sum)
+            w.begin_object().kv("proto", proto_name(k.first)).kv("function", std::string_view(k.second)).kv("count", n).end_object();
+        w.end_array();
+        w.end_object();
+        reply = std::string(w.view());
+        return true;
+    }
+    return false;
+}
+
+Status OtPolicyDetector::finish(std::span<const Detector* const> instances) {
+    if (instances.empty()) return {};
+    const Config& config = as_ot(instances[0])->config_;
+    const std::string& path = config.ot_policy.learn_file;
+    if (path.empty()) return {};
+    std::vector<const OtLearner*> learners;
+    LearnSummary s;
+    s.generator = "sluice " SLUICE_VERSION;
+    s.max_entries = config.ot_policy.learn_max_entries;
+    for (const Detector* d : instances) {
+        const OtLearner* l = as_ot(d)->learner();
+        if (!l) continue;
+        learners.push_back(l);
+        s.requests += l->requests();
+        s.dropped += l->dropped();
+        if (l->first_ns() && (!s.first_ns || l->first_ns() < s.first_ns)) s.first_ns = l->first_ns();
+        s.last_ns = std::max(s.last_ns, l->last_ns());
+    }
+    if (!config.capture.pcap.empty()) s.source = config.capture.pcap;
+    else if (config.capture.inline_ifaces.size() == 2)
+        s.source = fmt::format("inline {} <-> {}", config.capture.inline_ifaces[0], config.capture.inline_ifaces[1]);
+    else s.source = config.capture.iface;
+    const std::vector<LearnedOperation> ops = merge_learned(learners, config.ot_policy.learn_max_ranges);
+    const std::string text = render_learned_policy(ops, s);
+    const std::string tmp = path + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) return make_error(fmt::format("ot-policy.learn-file {}: cannot write: {}", tmp, std::strerror(errno)));
+    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    if (std::fclose(f) != 0 || !ok) {
+        std::remove(tmp.c_str());
+        return make_error(fmt::format("ot-policy.learn-file {}: write failed", tmp));
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::remove(tmp.c_str());
+        return make_error(fmt::format("ot-policy.learn-file {}: cannot rename: {}", path, std::strerror(errno)));
+    }
+    spdlog::info("learned OT policy written to {}: {} requests, {} operations{}", path, s.requests, ops.size(),
+                 s.dropped ? fmt::format(" (INCOMPLETE: {} requests found no room, raise ot-policy.learn-max-entries)", s.dropped)
+                           : std::string());
+    return {};
+}
+
+Result<std::shared_ptr<const OtPolicy>> build_ot_policy(const Config& config) {
+    const OtPolicyConfig& c = config.ot_policy;
+    if (!c.learn_file.empty()) {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        fs::path dir = fs::path(c.learn_file).parent_path();
+        if (dir.empty()) dir = ".";
+        if (!fs::is_directory(dir, ec) || ::access(dir.c_str(), W_OK) != 0)
+            return make_error(fmt::format("ot-policy.learn-file {}: folder {} is missing or not writable", c.learn_file, dir.string()));
+        if (fs::is_directory(c.learn_file, ec)) return make_error(fmt::format("ot-policy.learn-file {}: is a folder", c.learn_file));
+    }
+    if (c.file.empty()) return std::shared_ptr<const OtPolicy>();
+    OtPolicyLimits limits;
+    limits.max_items = c.max_rules;
+    auto p = OtPolicy::load_file(c.file, config.address_groups, limits);
+    if (!p) return make_error("OT policy: " + p.message());
+    spdlog::info("OT policy {}: {} rules, {} zones, default action {}", c.file, (*p)->rules().size(), (*p)->zones().size(),
+                 to_string((*p)->default_action()));
+    return p;
+}
+
+}  // namespace sluice

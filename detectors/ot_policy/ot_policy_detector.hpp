@@ -1,0 +1,152 @@
+// OtPolicyDetector: the OT allow-list policy, learn mode and asset inventory
+// as a worker detector (issue 4 parts 4-6). It sees every OT record the
+// protocol decoders publish (on_record) and
+//   - keeps the asset inventory (OtAssetTable: address, MAC of the frames'
+//     sender, protocols, client/server role, first/last seen);
+//   - in learn mode (`--learn FILE`) records every request (OtLearner); the
+//     management side merges the workers' learners and writes the policy file
+//     at exit (finish hook);
+//   - with a policy (`--policy FILE`, ot-policy.file) judges every request:
+//     one not allowed is a denial: an EVE alert naming the zone and rule that
+//     applied (gid 9100, sid 9100001 no rule allows it / 9100002 a deny rule
+//     matched, docs/ot-policy.md), counted per protocol and function, and the
+//     zone's action raised as the packet's verdict (ids mode only logs it).
+//     Responses are not judged; exception responses are counted per protocol.
+// Per flow it keeps one OtFlowNote (from a per-worker pool): the rules that can
+// apply to the flow (computed once per flow and policy), its zone, and its two
+// asset slots. A new policy arrives with the DetectionSnapshot (reload).
+// Memory per worker: the asset table (~96 bytes per ot-policy.max-assets), the
+// learner when learning (~200 bytes per ot-policy.learn-max-entries), denial
+// counters (64 bytes per ot-policy.max-denial-kinds), and 200 bytes per OT flow.
+// Thread rules: one instance per worker; the management side reads counters,
+// the asset table and (after the workers stopped) the learner.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/counters.hpp"
+#include "dataplane/result.hpp"
+#include "detectors/detector.hpp"
+#include "detectors/ot_policy/ot_assets.hpp"
+#include "detectors/ot_policy/ot_learner.hpp"
+#include "detectors/ot_policy/ot_policy.hpp"
+
+namespace sluice {
+
+#define SLUICE_OT_POLICY_COUNTERS(X)                                                        \
+    X(records, "records")                     /* OT records seen */                          \
+    X(requests, "requests")                   /* request records */                          \
+    X(responses, "responses")                 /* response records (not judged) */            \
+    X(exception_responses, "exception_responses")                                            \
+    X(allowed, "allowed")                     /* requests a rule allows */                   \
+    X(denied, "denied")                       /* requests not allowed: alerts */             \
+    X(denied_by_rule, "denied_by_rule")       /* ... of which a deny rule matched */         \
+    X(not_judged, "not_judged")               /* requests in a zone whose action is allow */ \
+    X(alerts_lost, "alerts_lost")             /* alert events the EVE ring did not take */   \
+    X(drop_packet_as_flow, "drop_packet_as_flow") /* drop-packet on TCP applied as drop-flow */ \
+    X(full_scans, "full_scans")               /* flows with more candidate rules than cached */ \
+    X(learned, "learned")                     /* requests recorded in learn mode */          \
+    X(learn_dropped, "learn_dropped")         /* ... whose operation found no room */        \
+    X(flows, "flows")                         /* flows with OT records */
+
+enum class OtPolicyCounter : uint8_t {
+#define SLUICE_X(id, name) id,
+    SLUICE_OT_POLICY_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+        count
+};
+
+constexpr std::string_view counter_name(OtPolicyCounter c) {
+    constexpr std::string_view names[] = {
+#define SLUICE_X(id, name) name,
+        SLUICE_OT_POLICY_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+    };
+    return names[static_cast<size_t>(c)];
+}
+
+// Fixed alert identifiers (docs/ot-policy.md).
+inline constexpr uint32_t kOtPolicyGid = 9100;
+inline constexpr uint32_t kOtPolicySidNotAllowed = 9100001;  // no rule allows the request
+inline constexpr uint32_t kOtPolicySidDenyRule = 9100002;    // a deny rule matched it
+
+// Denials per (protocol, function): a bounded table the worker fills and the
+// management side reads (a kind is published by a release store).
+class OtDenialTable {
+public:
+    explicit OtDenialTable(uint32_t capacity);
+    void add(int proto_index, std::string_view function);
+    struct Row {
+        int proto_index;
+        std::string function;  // "other": kinds beyond the capacity
+        uint64_t count;
+    };
+    void rows(std::vector<Row>& out) const;
+
+private:
+    static constexpr size_t kNameMax = 48;
+    struct Kind {
+        std::atomic<uint32_t> used{0};
+        uint8_t proto_index = 0;
+        uint8_t name_len = 0;
+        char name[kNameMax] = {};
+        Counter count;
+    };
+    uint32_t capacity_;
+    std::unique_ptr<Kind[]> kinds_;
+    uint32_t size_ = 0;  // worker's view
+    Counter other_[kOtProtoCount];
+};
+
+class OtPolicyDetector final : public Detector {
+public:
+    OtPolicyDetector(const Config& config, const DetectionSnapshot& snapshot, WorkerServices& services, unsigned slot);
+    ~OtPolicyDetector() override;
+
+    void on_snapshot(const DetectionSnapshot& snapshot) override;
+    void on_record(StreamContext& ctx, const AppRecord& record) override;
+    void on_flow_end(Flow& flow) override;
+
+    const CounterSet<OtPolicyCounter>& counters() const { return counters_; }
+    const OtAssetTable& assets() const { return assets_; }
+    const OtDenialTable& denials() const { return denials_; }
+    const OtLearner* learner() const { return learner_.get(); }
+    uint64_t exceptions(size_t proto_index) const { return exceptions_[proto_index].get(); }
+    uint64_t rules_loaded() const { return rules_loaded_.load(std::memory_order_relaxed); }
+
+    // The detector table's management-side hooks.
+    static void metrics(std::span<const Detector* const> instances, MetricSamples& out);
+    static void write_stats(std::span<const Detector* const> instances, JsonWriter& w);
+    // `assets` (the inventory as JSON) and `ot-policy` (counters and denials).
+    static bool control(std::span<const Detector* const> instances, const std::vector<std::string>& words,
+                        std::string& reply);
+    // At exit, after the workers stopped: writes the learned policy.
+    static Status finish(std::span<const Detector* const> instances);
+
+private:
+    struct FlowNote;
+    FlowNote& note(Flow& flow);
+    void refresh(FlowNote& n, const Flow& flow, int proto_index);
+    void deny(StreamContext& ctx, const AppRecord& record, const FlowNote& n, OtDecision d);
+
+    const Config& config_;
+    WorkerServices& services_;
+    unsigned slot_;
+    std::shared_ptr<const OtPolicy> policy_;
+    std::atomic<uint64_t> rules_loaded_{0};
+    CounterSet<OtPolicyCounter> counters_;
+    Counter exceptions_[kOtProtoCount];
+    OtAssetTable assets_;
+    OtDenialTable denials_;
+    std::unique_ptr<OtLearner> learner_;
+    std::vector<std::unique_ptr<FlowNote>> pool_;
+};
+
+// Builds the snapshot's policy from ot-policy.file (null when none) and checks
+// that ot-policy.learn-file can be written; management thread, start and reload.
+Result<std::shared_ptr<const OtPolicy>> build_ot_policy(const Config& config);
+
+}  // namespace sluice
