@@ -101,10 +101,27 @@ uint32_t FlowTable::pick_victim() const {
     return kNil;
 }
 
+void FlowTable::probe(const DecodedPacket& p, Probe& out) const {
+    out.key = make_flow_key(p, out.src_is_side0);
+    out.hash = static_cast<uint32_t>(flow_hash(out.key));
+    __builtin_prefetch(&buckets_[out.hash & bucket_mask_], 0, 3);
+}
+
+void FlowTable::prefetch_flow(const Probe& pr) const {
+    const uint32_t i = buckets_[pr.hash & bucket_mask_];
+    if (i != kNil) __builtin_prefetch(&at(i), 1, 3);
+}
+
 PacketFlowInfo FlowTable::lookup(const DecodedPacket& p, uint64_t now_ns, FlowEndHandler& end) {
-    bool src_is_side0 = true;
-    const FlowKey key = make_flow_key(p, src_is_side0);
-    const uint32_t hash = static_cast<uint32_t>(flow_hash(key));
+    Probe pr;
+    probe(p, pr);
+    return lookup(p, pr, now_ns, end);
+}
+
+PacketFlowInfo FlowTable::lookup(const DecodedPacket& p, const Probe& pr, uint64_t now_ns, FlowEndHandler& end) {
+    const FlowKey& key = pr.key;
+    const bool src_is_side0 = pr.src_is_side0;
+    const uint32_t hash = pr.hash;
     uint32_t i = buckets_[hash & bucket_mask_];
     while (i != kNil) {
         Flow& f = at(i);
