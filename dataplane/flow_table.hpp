@@ -101,6 +101,7 @@ struct alignas(64) Flow {
     uint32_t lru_prev = 0;
     uint32_t lru_next = 0;
     uint32_t epoch = 0;             // the table epoch of its last packet
+    uint64_t placed_ns = 0;         // last_ns when it was last put at its list's tail
     AppProto app_proto = AppProto::unknown;
     uint8_t filter_action = 0;
     uint16_t filter_rule = 0;       // the L3/L4 filter rule that matched, + 1; 0 = none
@@ -212,6 +213,7 @@ public:
 
 private:
     static constexpr uint32_t kNil = 0xFFFFFFFFu;
+    static constexpr uint64_t kReplaceNs = 1000000000ull;  // see update()
     static constexpr size_t kLists = static_cast<size_t>(ProtoClass::count) * static_cast<size_t>(FlowState::count);
 
     struct List {
@@ -242,7 +244,15 @@ private:
     // table costs nothing until traffic fills it.
     std::unique_ptr<Flow, Unmap> flows_;
     uint32_t fresh_ = 0;  // slots [fresh_, capacity_) were never used
-    std::vector<uint32_t> buckets_;
+    // Chain heads, stored as slot + 1 so that zeroed (untouched) pages mean
+    // "empty": the table costs nothing until traffic fills it.
+    struct UnmapHeads {
+        size_t bytes;
+        void operator()(uint32_t* p) const;
+    };
+    std::unique_ptr<uint32_t, UnmapHeads> buckets_;
+    uint32_t head(uint32_t hash) const { return buckets_.get()[hash & bucket_mask_] - 1u; }
+    uint32_t* head_ref(uint32_t hash) { return &buckets_.get()[hash & bucket_mask_]; }
     uint32_t free_head_ = kNil;
     uint32_t active_ = 0;
     uint32_t epoch_ = 1;
