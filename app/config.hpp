@@ -19,8 +19,10 @@
 #include "dataplane/tcp_reassembly.hpp"
 #include "detectors/applayer/applayer_config.hpp"
 #include "detectors/appid/appid_config.hpp"
+#include "detectors/files/files_config.hpp"
 #include "detectors/ot/ot_config.hpp"
 #include "detectors/ot_policy/ot_policy_config.hpp"
+#include "detectors/smb/smb_config.hpp"
 
 namespace sluice {
 
@@ -130,6 +132,9 @@ struct Config {
     AppIdConfig appid;
     OtConfig ot;
     OtPolicyConfig ot_policy;
+    SmbConfig smb;              // smb.* (detectors/smb, docs/smb.md)
+    bool smb_enabled = true;    // smb.enabled: decode SMB flows, carve and log files
+    MalwareConfig malware;      // malware.* (detectors/files, detectors/malware, docs/malware.md)
     // Suricata-style variables for rules and filters: name (without '$') -> text.
     VarMap address_groups;
     VarMap port_groups;

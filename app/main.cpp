@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "sluice: {}\n", req.message());
         return 2;
     }
+    // --policy FILE and --learn FILE stand for ot-policy.file and
+    // ot-policy.learn-file, so that a reload reads the same policy again.
+    if (!req->policy_file.empty()) req->overrides.push_back({"ot-policy.file=" + req->policy_file, "--policy"});
+    if (!req->learn_file.empty()) req->overrides.push_back({"ot-policy.learn-file=" + req->learn_file, "--learn"});
     switch (req->command) {
         case CliCommand::help:
         case CliCommand::version:

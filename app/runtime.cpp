@@ -16,6 +16,7 @@
 #include "app/metrics.hpp"
 #include "app/rules.hpp"
 #include "detectors/detector.hpp"
+#include "detectors/ot_policy/ot_policy_detector.hpp"
 #include "signatures/rule_set.hpp"
 #include "dataplane/dispatcher.hpp"
 #include "dataplane/eve.hpp"
@@ -98,6 +99,9 @@ Result<std::shared_ptr<DetectionSnapshot>> Runtime::build_snapshot(const Config&
         if (!rules) return rules.error();
         snap->rules = std::move(*rules);
     }
+    auto ot_policy = build_ot_policy(config);
+    if (!ot_policy) return ot_policy.error();
+    snap->ot_policy = std::move(*ot_policy);
     return snap;
 }
 
@@ -457,7 +461,17 @@ int Runtime::run() {
     emit_stats_event(dp_.offline && last_ts ? last_ts : realtime_ns());
     eve_writer_->stop();
     print_summary();
-    return 0;
+    // Detectors' work at exit (the learned OT policy), once every worker stopped.
+    int rc = 0;
+    const auto table = detector_table();
+    for (size_t i = 0; i < table.size(); ++i) {
+        if (!table[i].finish) continue;
+        if (auto s = table[i].finish(detector_instances(i)); !s) {
+            fmt::print(stderr, "sluice: {}\n", s.message());
+            rc = 1;
+        }
+    }
+    return rc;
 }
 
 }  // namespace sluice

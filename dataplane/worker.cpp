@@ -685,6 +685,17 @@ void Worker::finish() {
     }
     flows_->next_epoch();
     flows_->end_all(*this, FlowEndReason::shutdown);
+    // Results of work the flows' end started (files handed to the scanner).
+    auto pending = [this] {
+        for (const auto& d : detectors_)
+            if (d->pending()) return true;
+        return false;
+    };
+    while (pending() || held_count_) {
+        for (auto& d : detectors_) d->poll();
+        expire_holds(false);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     finished_.store(true, std::memory_order_release);
 }
 

@@ -86,6 +86,10 @@ public:
     // Called once per worker loop iteration (between bursts): results from
     // helper threads (scanners) are collected here.
     virtual void poll() {}
+    // Results from helper threads are still to come (e.g. files at the
+    // scanner): at the end of the input the worker keeps calling poll() until
+    // no detector has any, so their events are written before it finishes.
+    virtual bool pending() const { return false; }
     // Fields this detector adds to the flow's EVE flow event (e.g. "alerted").
     virtual void write_flow_event(const Flow& flow, JsonWriter& w) { (void)flow, (void)w; }
 };

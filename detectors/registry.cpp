@@ -6,6 +6,7 @@
 #include "app/config.hpp"
 #include "detectors/applayer/applayer_detector.hpp"
 #include "detectors/detector.hpp"
+#include "detectors/ot_policy/ot_policy_detector.hpp"
 #include "detectors/signature/signature_detector.hpp"
 
 namespace sluice {
@@ -23,11 +24,17 @@ bool wants_app_events(const Config& c) {
     return false;
 }
 
-const std::array<DetectorEntry, 2> kDetectors = {{
+const std::array<DetectorEntry, 3> kDetectors = {{
     {"applayer", [](const Config& c) { return !c.rules.files.empty() || wants_app_events(c); }, make<AppLayerDetector>,
      AppLayerDetector::metrics, AppLayerDetector::write_stats, nullptr},
     {"signature", [](const Config& c) { return !c.rules.files.empty(); }, make<SignatureDetector>,
      SignatureDetector::metrics, SignatureDetector::write_stats, SignatureDetector::control},
+    {"ot_policy",
+     [](const Config& c) {
+         return !c.ot_policy.file.empty() || !c.ot_policy.learn_file.empty() || (c.ot_policy.inventory && c.ot.enabled);
+     },
+     make<OtPolicyDetector>, OtPolicyDetector::metrics, OtPolicyDetector::write_stats, OtPolicyDetector::control,
+     OtPolicyDetector::finish},
 }};
 
 }  // namespace

@@ -20,6 +20,7 @@
 namespace sluice {
 
 class RuleSet;
+class ScanService;
 class OtPolicy;
 
 struct DetectionSnapshot {
@@ -27,6 +28,11 @@ struct DetectionSnapshot {
     std::shared_ptr<const L4Filter> filter;
     std::shared_ptr<const RuleSet> rules;  // null: no signatures loaded
     std::shared_ptr<const OtPolicy> ot_policy;  // null: no OT policy (detectors/ot_policy)
+    // The ClamAV scanning service (detectors/malware), null when malware
+    // scanning is off. Made once by the Runtime and carried over unchanged by
+    // reloads (a reload swaps its database, not the service); workers submit
+    // through their own ScanPort, which is why it is not const.
+    std::shared_ptr<ScanService> scanner;
 };
 
 class SnapshotPublisher {

@@ -145,15 +145,15 @@ void write_assets_json(JsonWriter& w, std::span<const OtAsset> assets) {
             w.kv("mac", std::string_view(mac, 17));
         }
         w.begin_array("protocols");
-        for (size_t p = 0; p < kOtProtoCount; ++p)
+        for (size_t p = 0; p < kPolicyProtoCount; ++p)
             if (a.roles & (ot_role_bit(static_cast<int>(p), false) | ot_role_bit(static_cast<int>(p), true)))
-                w.value(to_string(kOtProtos[p]));
+                w.value(to_string(kPolicyProtos[p]));
         w.end_array();
         w.begin_object("roles");
         for (int server = 0; server < 2; ++server) {
             w.begin_array(server ? "server" : "client");
-            for (size_t p = 0; p < kOtProtoCount; ++p)
-                if (a.roles & ot_role_bit(static_cast<int>(p), server != 0)) w.value(to_string(kOtProtos[p]));
+            for (size_t p = 0; p < kPolicyProtoCount; ++p)
+                if (a.roles & ot_role_bit(static_cast<int>(p), server != 0)) w.value(to_string(kPolicyProtos[p]));
             w.end_array();
         }
         w.end_object();
@@ -170,7 +170,7 @@ void write_assets_json(JsonWriter& w, std::span<const OtAsset> assets) {
 OtAssetCounts count_assets(std::span<const OtAsset> assets) {
     OtAssetCounts c;
     for (const OtAsset& a : assets)
-        for (size_t p = 0; p < kOtProtoCount; ++p) {
+        for (size_t p = 0; p < kPolicyProtoCount; ++p) {
             if (a.roles & ot_role_bit(static_cast<int>(p), false)) ++c.client[p];
             if (a.roles & ot_role_bit(static_cast<int>(p), true)) ++c.server[p];
         }

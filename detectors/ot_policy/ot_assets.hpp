@@ -89,8 +89,8 @@ void write_assets_json(JsonWriter& w, std::span<const OtAsset> assets);
 
 // Number of assets with role client or server of each protocol.
 struct OtAssetCounts {
-    uint64_t client[kOtProtoCount] = {};
-    uint64_t server[kOtProtoCount] = {};
+    uint64_t client[kPolicyProtoCount] = {};
+    uint64_t server[kPolicyProtoCount] = {};
 };
 OtAssetCounts count_assets(std::span<const OtAsset> assets);
 

@@ -220,7 +220,7 @@ struct Body {
 
 std::string unit_token(int proto, bool has_unit, uint32_t unit) {
     if (!has_unit) return "none";
-    if (kOtProtos[proto] == AppProto::s7comm) {
+    if (kPolicyProtos[proto] == AppProto::s7comm) {
         std::string s = format_s7_unit(unit);
         if (!s.empty()) return s;
     }
@@ -228,7 +228,7 @@ std::string unit_token(int proto, bool has_unit, uint32_t unit) {
 }
 
 std::string function_token(const LearnedOperation& op) {
-    if (ot_function_name_is_generic(kOtProtos[op.proto_index], op.function, op.code) || op.function.empty())
+    if (ot_function_name_is_generic(kPolicyProtos[op.proto_index], op.function, op.code) || op.function.empty())
         return op.code > 0xFFFF ? fmt::format("0x{:x}", op.code) : std::to_string(op.code);
     return op.function;
 }
@@ -349,7 +349,10 @@ std::string render_learned_policy(std::span<const LearnedOperation> ops, const L
         return name;
     };
     std::vector<std::pair<std::string, std::string>> rule_peers;
-    for (const OutRule& r : rules) rule_peers.emplace_back(spec(r.clients), spec(r.servers));
+    for (const OutRule& r : rules) {
+        std::string c = spec(r.clients);  // named in this order: clients first
+        rule_peers.emplace_back(std::move(c), spec(r.servers));
+    }
 
     std::string out;
     out += fmt::format("# OT policy learned by {} (sluice --learn), {} to {}\n", s.generator.empty() ? "sluice" : s.generator,
@@ -381,10 +384,10 @@ std::string render_learned_policy(std::span<const LearnedOperation> ops, const L
         std::vector<std::string> access;
         for (size_t a = 0; a < static_cast<size_t>(OtAccess::count); ++a)
             if (b.access & (1u << a)) access.emplace_back(to_string(static_cast<OtAccess>(a)));
-        out += fmt::format("  - name: learned-{}  # {} requests\n", i + 1, r.requests);
+        out += fmt::format("  - name: learned-{}  # {} request{}\n", i + 1, r.requests, r.requests == 1 ? "" : "s");
         out += fmt::format("    clients: {}\n", rule_peers[i].first);
         out += fmt::format("    servers: {}\n", rule_peers[i].second);
-        out += fmt::format("    protocol: {}\n", to_string(kOtProtos[b.proto]));
+        out += fmt::format("    protocol: {}\n", to_string(kPolicyProtos[b.proto]));
         out += fmt::format("    functions: [{}]\n", join(b.functions));
         out += fmt::format("    access: [{}]\n", join(access));
         out += fmt::format("    units: [{}]\n", join(b.units));

@@ -285,11 +285,11 @@ private:
             bool ok;
             if (dash == std::string_view::npos) {
                 ok = parse_u32(t, r.first);
-                if (!ok && units && (protocols & (1u << ot_proto_index(AppProto::s7comm)))) ok = parse_s7_unit(t, r.first);
+                if (!ok && units && (protocols & (1u << policy_proto_index(AppProto::s7comm)))) ok = parse_s7_unit(t, r.first);
                 r.last = r.first;
             } else {
                 ok = parse_u32(t.substr(0, dash), r.first) && parse_u32(t.substr(dash + 1), r.last);
-                if (!ok && units && (protocols & (1u << ot_proto_index(AppProto::s7comm))))
+                if (!ok && units && (protocols & (1u << policy_proto_index(AppProto::s7comm))))
                     ok = parse_s7_unit(trim(t.substr(0, dash)), r.first) && parse_s7_unit(trim(t.substr(dash + 1)), r.last);
                 if (ok && r.last < r.first)
                     return err(node, what, fmt::format("range \"{}\" ends before it starts", t));
@@ -340,7 +340,7 @@ private:
             if (auto s = read_rules(r, p); !s) return s;
         }
         for (size_t i = 0; i < p.rules_.size(); ++i)
-            for (size_t k = 0; k < kOtProtoCount; ++k)
+            for (size_t k = 0; k < kPolicyProtoCount; ++k)
                 if (p.rules_[i].protocols & (1u << k)) p.by_proto_[k].push_back(static_cast<uint32_t>(i));
         return {};
     }
@@ -436,11 +436,11 @@ private:
         for (const auto& [raw, node] : items) {
             const std::string_view t = trim(raw);
             if (t == "any") {
-                out = kAllOtProtos;
+                out = kAllPolicyProtos;
                 continue;
             }
             const auto proto = app_proto_from_name(t);
-            const int idx = proto ? ot_proto_index(*proto) : -1;
+            const int idx = proto ? policy_proto_index(*proto) : -1;
             if (idx < 0)
                 return err(node, what, fmt::format("\"{}\" is not an OT protocol (modbus, s7comm, dnp3, iec104, enip, any)", t));
             out |= static_cast<uint8_t>(1u << idx);
@@ -600,7 +600,7 @@ std::string_view OtPolicy::zone_name(int zone) const {
 }
 
 size_t OtPolicy::candidates(const IpAddr& client, const IpAddr& server, int proto_index, std::span<uint32_t> out) const {
-    if (proto_index < 0 || static_cast<size_t>(proto_index) >= kOtProtoCount) return 0;
+    if (proto_index < 0 || static_cast<size_t>(proto_index) >= kPolicyProtoCount) return 0;
     size_t n = 0;
     for (uint32_t i : by_proto_[proto_index]) {
         const OtRule& r = rules_[i];
@@ -620,7 +620,7 @@ OtDecision OtPolicy::decide(std::span<const uint32_t> candidates, const OtOperat
 }
 
 OtDecision OtPolicy::decide(const IpAddr& client, const IpAddr& server, int proto_index, const OtOperation& op) const {
-    if (proto_index < 0 || static_cast<size_t>(proto_index) >= kOtProtoCount) return {};
+    if (proto_index < 0 || static_cast<size_t>(proto_index) >= kPolicyProtoCount) return {};
     for (uint32_t i : by_proto_[proto_index]) {
         const OtRule& r = rules_[i];
         if (r.clients.contains(client) && r.servers.contains(server) && r.matches_operation(op)) return {!r.deny, static_cast<int>(i)};

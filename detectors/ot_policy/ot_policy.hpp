@@ -31,15 +31,15 @@
 namespace sluice {
 
 // The OT protocols the policy judges, as a dense index (bit masks, tables).
-inline constexpr AppProto kOtProtos[] = {AppProto::modbus, AppProto::s7comm, AppProto::dnp3, AppProto::iec104,
+inline constexpr AppProto kPolicyProtos[] = {AppProto::modbus, AppProto::s7comm, AppProto::dnp3, AppProto::iec104,
                                          AppProto::enip};
-inline constexpr size_t kOtProtoCount = std::size(kOtProtos);
-inline constexpr uint8_t kAllOtProtos = (1u << kOtProtoCount) - 1;
+inline constexpr size_t kPolicyProtoCount = std::size(kPolicyProtos);
+inline constexpr uint8_t kAllPolicyProtos = (1u << kPolicyProtoCount) - 1;
 
-// Index of an OT protocol in kOtProtos, or -1.
-constexpr int ot_proto_index(AppProto p) {
-    for (size_t i = 0; i < kOtProtoCount; ++i)
-        if (kOtProtos[i] == p) return static_cast<int>(i);
+// Index of an OT protocol in kPolicyProtos, or -1.
+constexpr int policy_proto_index(AppProto p) {
+    for (size_t i = 0; i < kPolicyProtoCount; ++i)
+        if (kPolicyProtos[i] == p) return static_cast<int>(i);
     return -1;
 }
 
@@ -79,7 +79,7 @@ struct OtRule {
     IpRangeSet servers;
     std::string clients_text;         // as written, for messages
     std::string servers_text;
-    uint8_t protocols = kAllOtProtos; // bit per kOtProtos index
+    uint8_t protocols = kAllPolicyProtos; // bit per kPolicyProtos index
     bool any_function = true;
     std::vector<std::string> function_names;
     std::vector<uint32_t> function_codes;
@@ -151,7 +151,7 @@ private:
     OtAction default_action_ = OtAction::alert;
     std::vector<OtRule> rules_;
     std::vector<OtZone> zones_;
-    std::vector<uint32_t> by_proto_[kOtProtoCount];  // rule indices per protocol, in order
+    std::vector<uint32_t> by_proto_[kPolicyProtoCount];  // rule indices per protocol, in order
 
     friend class OtPolicyCompiler;
 };

@@ -13,7 +13,7 @@ namespace sluice {
 struct OtPolicyConfig {
     std::string file;                    // ot-policy.file (--policy FILE): the policy to enforce; "" = none
     std::string learn_file;              // ot-policy.learn-file (--learn FILE): write a learned policy here at exit
-    bool inventory = false;              // ot-policy.inventory: keep the asset inventory without a policy or learning
+    bool inventory = true;               // ot-policy.inventory: keep the asset inventory (while ot.enabled) without a policy or learning
     uint32_t max_rules = 65536;          // ot-policy.max-rules: rules + zones + asset groups a policy may hold
     uint32_t max_assets = 4096;          // ot-policy.max-assets: assets tracked per worker (~64 bytes each)
     uint32_t learn_max_entries = 16384;  // ot-policy.learn-max-entries: distinct operations learned per worker

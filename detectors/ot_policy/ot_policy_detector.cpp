@@ -25,7 +25,18 @@ constexpr size_t kMaxCandidates = 32;
 
 const OtPolicyDetector* as_ot(const Detector* d) { return static_cast<const OtPolicyDetector*>(d); }
 
-std::string_view proto_name(int proto_index) { return to_string(kOtProtos[static_cast<size_t>(proto_index)]); }
+std::string_view proto_name(int proto_index) { return to_string(kPolicyProtos[static_cast<size_t>(proto_index)]); }
+
+// Each protocol's server port, by policy_proto_index().
+constexpr uint16_t kServerPort[kPolicyProtoCount] = {502, 102, 20000, 2404, 44818};
+
+// A flow picked up mid-stream from the server's side has the OT port on its
+// "client": the policy's client and server are the other way round then (as
+// the OT detector decodes it).
+bool turned_round(const Flow& f, int proto_index) {
+    const uint16_t port = kServerPort[static_cast<size_t>(proto_index)];
+    return f.client_port() == port && f.server_port() != port;
+}
 
 }  // namespace
 
@@ -61,7 +72,7 @@ void OtDenialTable::rows(std::vector<Row>& out) const {
         if (!k.used.load(std::memory_order_acquire)) break;  // filled in order
         out.push_back({k.proto_index, std::string(k.name, k.name_len), k.count.get()});
     }
-    for (size_t p = 0; p < kOtProtoCount; ++p)
+    for (size_t p = 0; p < kPolicyProtoCount; ++p)
         if (other_[p].get()) out.push_back({static_cast<int>(p), "other", other_[p].get()});
 }
 
@@ -74,7 +85,8 @@ struct OtPolicyDetector::FlowNote {
     uint32_t ncand = 0;          // candidate rules in all (> kMaxCandidates: full scan)
     uint32_t cand[kMaxCandidates] = {};
     uint32_t asset[2] = {OtAssetTable::kNone, OtAssetTable::kNone};  // client, server
-    int asset_proto = -1;
+    int asset_proto = -1;        // the protocol `reversed` and the asset roles are for
+    bool reversed = false;       // the policy's client is the flow's server (turned_round)
     bool mac_done[2] = {false, false};
 };
 
@@ -122,16 +134,16 @@ void OtPolicyDetector::on_flow_end(Flow& flow) {
     pool_.push_back(std::move(n));
 }
 
-void OtPolicyDetector::refresh(FlowNote& n, const Flow& flow, int proto_index) {
+void OtPolicyDetector::refresh(FlowNote& n, const IpAddr& client, const IpAddr& server, int proto_index) {
     n.policy_id = policy_->id();
     n.proto_index = proto_index;
-    n.zone = policy_->zone_of(flow.client_addr(), flow.server_addr());
-    n.ncand = static_cast<uint32_t>(policy_->candidates(flow.client_addr(), flow.server_addr(), proto_index, n.cand));
+    n.zone = policy_->zone_of(client, server);
+    n.ncand = static_cast<uint32_t>(policy_->candidates(client, server, proto_index, n.cand));
     if (n.ncand > kMaxCandidates) counters_.inc(OtPolicyCounter::full_scans);
 }
 
 void OtPolicyDetector::on_record(StreamContext& ctx, const AppRecord& record) {
-    const int pi = ot_proto_index(record.proto);
+    const int pi = policy_proto_index(record.proto);
     if (pi < 0) return;
     counters_.inc(OtPolicyCounter::records);
     Flow& flow = ctx.flow;
@@ -141,15 +153,18 @@ void OtPolicyDetector::on_record(StreamContext& ctx, const AppRecord& record) {
     // Inventory: both ends of the flow, in their roles for this protocol.
     if (n.asset_proto != pi) {
         n.asset_proto = pi;
-        n.asset[0] = assets_.insert(flow.client_addr(), ot_role_bit(pi, false), ts);
-        n.asset[1] = assets_.insert(flow.server_addr(), ot_role_bit(pi, true), ts);
+        n.reversed = turned_round(flow, pi);
+        n.asset[0] = assets_.insert(n.reversed ? flow.server_addr() : flow.client_addr(), ot_role_bit(pi, false), ts);
+        n.asset[1] = assets_.insert(n.reversed ? flow.client_addr() : flow.server_addr(), ot_role_bit(pi, true), ts);
     } else {
         assets_.touch(n.asset[0], ts);
         assets_.touch(n.asset[1], ts);
     }
+    const IpAddr& client = n.reversed ? flow.server_addr() : flow.client_addr();
+    const IpAddr& server = n.reversed ? flow.client_addr() : flow.server_addr();
     if (const PacketRef* p = ctx.packet) {
         // The Ethernet source of a frame is its sender's (or the last router's) MAC.
-        const int side = p->dir == Direction::to_server ? 0 : 1;
+        const int side = (p->dir == Direction::to_server) != n.reversed ? 0 : 1;
         if (!n.mac_done[side] && !p->reassembled && p->data && p->len >= 14 && p->pkt.l3_offset >= 14) {
             assets_.set_mac(n.asset[side], p->data + 6);
             n.mac_done[side] = true;
@@ -168,17 +183,17 @@ void OtPolicyDetector::on_record(StreamContext& ctx, const AppRecord& record) {
     counters_.inc(OtPolicyCounter::requests);
     if (learner_) {
         const uint64_t dropped = learner_->dropped();
-        learner_->observe(flow.client_addr(), flow.server_addr(), pi, op, ts);
+        learner_->observe(client, server, pi, op, ts);
         counters_.inc(learner_->dropped() != dropped ? OtPolicyCounter::learn_dropped : OtPolicyCounter::learned);
     }
     if (!policy_) return;
-    if (n.policy_id != policy_->id() || n.proto_index != pi) refresh(n, flow, pi);
+    if (n.policy_id != policy_->id() || n.proto_index != pi) refresh(n, client, server, pi);
     if (policy_->action_of(n.zone) == OtAction::allow) {
         counters_.inc(OtPolicyCounter::not_judged);
         return;
     }
     const OtDecision d = n.ncand <= kMaxCandidates ? policy_->decide(std::span<const uint32_t>(n.cand, n.ncand), op)
-                                                   : policy_->decide(flow.client_addr(), flow.server_addr(), pi, op);
+                                                   : policy_->decide(client, server, pi, op);
     if (d.allowed) {
         counters_.inc(OtPolicyCounter::allowed);
         return;
@@ -189,7 +204,7 @@ void OtPolicyDetector::on_record(StreamContext& ctx, const AppRecord& record) {
 void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const FlowNote& n, OtDecision d) {
     Flow& flow = ctx.flow;
     const OtOperation& op = record.op;
-    const int pi = ot_proto_index(record.proto);
+    const int pi = policy_proto_index(record.proto);
     counters_.inc(OtPolicyCounter::denied);
     if (d.rule >= 0) counters_.inc(OtPolicyCounter::denied_by_rule);
     denials_.add(pi, op.function);
@@ -206,8 +221,8 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
     const OtRule* rule = d.rule >= 0 ? &policy_->rules()[static_cast<size_t>(d.rule)] : nullptr;
 
     char client[64], server[64];
-    const size_t cl = flow.client_addr().format(client, sizeof client);
-    const size_t sl = flow.server_addr().format(server, sizeof server);
+    const size_t cl = (n.reversed ? flow.server_addr() : flow.client_addr()).format(client, sizeof client);
+    const size_t sl = (n.reversed ? flow.client_addr() : flow.server_addr()).format(server, sizeof server);
     char msg[512];
     auto out = fmt::format_to_n(msg, sizeof msg - 1, "OT policy: {} {} from {} to {}", proto_name(pi), op.function,
                                 std::string_view(client, cl), std::string_view(server, sl));
@@ -307,9 +322,9 @@ void OtPolicyDetector::metrics(std::span<const Detector* const> instances, Metri
                            "OT requests the policy did not allow, by protocol and function (bounded: ot-policy.max-denial-kinds per worker, then function=\"other\").",
                            true, {{"worker", worker}, {"proto", std::string(proto_name(r.proto_index))}, {"function", r.function}},
                            static_cast<double>(r.count)});
-        for (size_t p = 0; p < kOtProtoCount; ++p)
+        for (size_t p = 0; p < kPolicyProtoCount; ++p)
             out.push_back({"sluice_ot_exception_responses_total", "OT exception/error responses, by protocol (not judged).", true,
-                           {{"worker", worker}, {"proto", std::string(to_string(kOtProtos[p]))}},
+                           {{"worker", worker}, {"proto", std::string(to_string(kPolicyProtos[p]))}},
                            static_cast<double>(d->exceptions(p))});
         out.push_back({"sluice_ot_assets_dropped_total", "OT assets not tracked because the worker's table was full (ot-policy.max-assets).",
                        true, {{"worker", worker}}, static_cast<double>(d->assets().dropped())});
@@ -317,10 +332,10 @@ void OtPolicyDetector::metrics(std::span<const Detector* const> instances, Metri
     if (!instances.empty()) {
         const std::vector<OtAsset> assets = all_assets(instances);
         const OtAssetCounts c = count_assets(assets);
-        for (size_t p = 0; p < kOtProtoCount; ++p)
+        for (size_t p = 0; p < kPolicyProtoCount; ++p)
             for (int server = 0; server < 2; ++server)
                 out.push_back({"sluice_ot_assets", "OT assets seen (distinct addresses), by role and protocol.", false,
-                               {{"role", server ? "server" : "client"}, {"proto", std::string(to_string(kOtProtos[p]))}},
+                               {{"role", server ? "server" : "client"}, {"proto", std::string(to_string(kPolicyProtos[p]))}},
                                static_cast<double>(server ? c.server[p] : c.client[p])});
         out.push_back({"sluice_ot_policy_rules", "Rules of the OT policy in force (0: no policy).", false, {},
                        static_cast<double>(as_ot(instances[0])->rules_loaded())});

@@ -12,9 +12,11 @@
 //     matched, docs/ot-policy.md), counted per protocol and function, and the
 //     zone's action raised as the packet's verdict (ids mode only logs it).
 //     Responses are not judged; exception responses are counted per protocol.
-// Per flow it keeps one OtFlowNote (from a per-worker pool): the rules that can
-// apply to the flow (computed once per flow and policy), its zone, and its two
-// asset slots. A new policy arrives with the DetectionSnapshot (reload).
+// Client and server are the flow's, turned round when the flow was picked up
+// mid-stream from the server's side (the protocol's port on the flow's client,
+// as the OT detector decodes it). Per flow it keeps one FlowNote (from a
+// per-worker pool): the rules that can apply to the flow (computed once per
+// flow and policy), its zone, and its two asset slots. A new policy arrives with the DetectionSnapshot (reload).
 // Memory per worker: the asset table (~96 bytes per ot-policy.max-assets), the
 // learner when learning (~200 bytes per ot-policy.learn-max-entries), denial
 // counters (64 bytes per ot-policy.max-denial-kinds), and 200 bytes per OT flow.
@@ -98,7 +100,7 @@ private:
     uint32_t capacity_;
     std::unique_ptr<Kind[]> kinds_;
     uint32_t size_ = 0;  // worker's view
-    Counter other_[kOtProtoCount];
+    Counter other_[kPolicyProtoCount];
 };
 
 class OtPolicyDetector final : public Detector {
@@ -129,7 +131,7 @@ public:
 private:
     struct FlowNote;
     FlowNote& note(Flow& flow);
-    void refresh(FlowNote& n, const Flow& flow, int proto_index);
+    void refresh(FlowNote& n, const IpAddr& client, const IpAddr& server, int proto_index);
     void deny(StreamContext& ctx, const AppRecord& record, const FlowNote& n, OtDecision d);
 
     const Config& config_;
@@ -138,7 +140,7 @@ private:
     std::shared_ptr<const OtPolicy> policy_;
     std::atomic<uint64_t> rules_loaded_{0};
     CounterSet<OtPolicyCounter> counters_;
-    Counter exceptions_[kOtProtoCount];
+    Counter exceptions_[kPolicyProtoCount];
     OtAssetTable assets_;
     OtDenialTable denials_;
     std::unique_ptr<OtLearner> learner_;

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "dataplane/counters.hpp"
+#include "detectors/file_buffer.hpp"
 #include "detectors/smb/file_magic.hpp"
 #include "detectors/smb/smb_config.hpp"
 
@@ -72,28 +73,8 @@ constexpr std::string_view counter_name(FileCounter c) {
     return names[static_cast<size_t>(c)];
 }
 
-// A byte vector whose resize() does not zero the new bytes: the assembler
-// copies data over them (and zeroes holes itself), so appending file data costs
-// one copy, not a memset plus a copy.
-template <typename T>
-struct DefaultInitAllocator : std::allocator<T> {
-    template <typename U>
-    struct rebind {
-        using other = DefaultInitAllocator<U>;
-    };
-    DefaultInitAllocator() = default;
-    template <typename U>
-    DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}  // NOLINT(google-explicit-constructor)
-    template <typename U>
-    void construct(U* p) noexcept {
-        ::new (static_cast<void*>(p)) U;
-    }
-    template <typename U, typename... Args>
-    void construct(U* p, Args&&... args) {
-        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-    }
-};
-using FileBuffer = std::vector<uint8_t, DefaultInitAllocator<uint8_t>>;
+// FileBuffer (detectors/file_buffer.hpp): file content without zero-fill on
+// resize; moved whole into a scan job.
 
 enum class FileState : uint8_t { complete, truncated };
 

@@ -9,6 +9,7 @@ A case is a JSON file next to its capture:
     "rules": ["test.rules"],              rule files (next to the case, or "corpus:...",
                                           or "bundled:<name>" under signatures/rules)
     "args": ["--mode", "ips"],            extra command-line arguments
+                                          ("{case_dir}" stands for the case's folder)
     "config": "yaml text",                optional configuration file contents
     "workers": [1, 2],                    run once per count; events must not differ
     "expect": {
@@ -120,7 +121,7 @@ def run(case, case_dir, binary, workers, tmp):
         else:
             rf = os.path.join(case_dir, rf)
         cmd += ["--rules", rf]
-    cmd += case.get("args", [])
+    cmd += [a.replace("{case_dir}", case_dir) for a in case.get("args", [])]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if r.returncode != expect.get("exit", 0):
         fail(f"exit {r.returncode}, expected {expect.get('exit', 0)}\ncmd: {' '.join(cmd)}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}")

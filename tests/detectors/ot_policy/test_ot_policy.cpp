@@ -35,8 +35,8 @@ OtOperation op(std::string_view fn, uint32_t code, OtAccess access, int unit = -
     return o;
 }
 
-const int kModbus = ot_proto_index(AppProto::modbus);
-const int kS7 = ot_proto_index(AppProto::s7comm);
+const int kModbus = policy_proto_index(AppProto::modbus);
+const int kS7 = policy_proto_index(AppProto::s7comm);
 
 // The issue's example: the HMI reads holding registers 0-199 of unit 1, the
 // engineering station may also write, nobody stops the S7 PLC or downloads.
@@ -173,11 +173,11 @@ TEST(OtPolicy, FunctionsByNameOrCodeAndAccessClasses) {
     EXPECT_TRUE((*p)->decide(a, b, kModbus, op("user_defined_function", 65, OtAccess::other, 1)).allowed);
     EXPECT_FALSE((*p)->decide(a, b, kModbus, op("user_defined_function", 66, OtAccess::other, 1)).allowed);
     EXPECT_FALSE((*p)->decide(a, b, kModbus, op("read_coils", 1, OtAccess::read, 1, 0)).allowed);
-    const int dnp3 = ot_proto_index(AppProto::dnp3), iec = ot_proto_index(AppProto::iec104);
+    const int dnp3 = policy_proto_index(AppProto::dnp3), iec = policy_proto_index(AppProto::iec104);
     EXPECT_TRUE((*p)->decide(a, b, dnp3, op("read", 1, OtAccess::read, 10)).allowed);
     EXPECT_TRUE((*p)->decide(a, b, iec, op("testfr_act", 0x40, OtAccess::diagnostic)).allowed);
     EXPECT_FALSE((*p)->decide(a, b, dnp3, op("direct_operate", 5, OtAccess::control, 10)).allowed);
-    EXPECT_FALSE((*p)->decide(a, b, ot_proto_index(AppProto::enip), op("get_attribute_single", 14, OtAccess::read)).allowed);
+    EXPECT_FALSE((*p)->decide(a, b, policy_proto_index(AppProto::enip), op("get_attribute_single", 14, OtAccess::read)).allowed);
 }
 
 TEST(OtPolicy, UnitsAndAddressesWithNone) {
@@ -193,7 +193,7 @@ TEST(OtPolicy, UnitsAndAddressesWithNone) {
 )", "u.yaml", {});
     ASSERT_TRUE(p) << p.message();
     const IpAddr a = ip("198.18.0.1"), b = ip("198.18.0.2");
-    const int enip = ot_proto_index(AppProto::enip);
+    const int enip = policy_proto_index(AppProto::enip);
     EXPECT_TRUE((*p)->decide(a, b, enip, op("list_identity", 0x63, OtAccess::diagnostic)).allowed);
     EXPECT_TRUE((*p)->decide(a, b, enip, op("get_attribute_single", 14, OtAccess::read, 0x65, 2)).allowed);
     EXPECT_FALSE((*p)->decide(a, b, enip, op("get_attribute_single", 14, OtAccess::read, 0x67, 2)).allowed);
