@@ -288,7 +288,19 @@ uint32_t FlowTable::expire(uint64_t now_ns, uint32_t budget, FlowEndHandler& end
     return n;
 }
 
-void FlowTable::end_all(FlowEndHandler& end, FlowEndReason reason) {
+void FlowTable::end_all(FlowEndHandler& end, FlowEndReason reason, uint64_t now_ns) {
+    // Flows whose timeout passed end as timed out, wherever they sit in their
+    // list (expire() only looks at heads): the outcome at the end of the input
+    // must not depend on how far the background expiry got.
+    if (now_ns != 0) {
+        for (auto& l : lists_) {
+            for (uint32_t i = l.head; i != kNil;) {
+                Flow& f = at(i);
+                i = f.lru_next;
+                if (expired(f, now_ns)) end_flow(f, FlowEndReason::timeout, end);
+            }
+        }
+    }
     for (auto& l : lists_)
         while (l.head != kNil) end_flow(at(l.head), reason, end);
 }

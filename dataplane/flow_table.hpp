@@ -202,8 +202,9 @@ public:
 
     // Ends up to `budget` flows whose timeout passed by `now_ns`; returns how many.
     uint32_t expire(uint64_t now_ns, uint32_t budget, FlowEndHandler& end);
-    // Ends every flow (end of input, shutdown).
-    void end_all(FlowEndHandler& end, FlowEndReason reason);
+    // Ends every flow (end of input, shutdown): those whose timeout passed by
+    // `now_ns` (0: none) as timed out, the others with `reason`.
+    void end_all(FlowEndHandler& end, FlowEndReason reason, uint64_t now_ns = 0);
 
     uint32_t capacity() const { return capacity_; }
     uint32_t active() const { return active_; }

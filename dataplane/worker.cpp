@@ -684,7 +684,7 @@ void Worker::finish() {
         if (held_count_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     flows_->next_epoch();
-    flows_->end_all(*this, FlowEndReason::shutdown);
+    flows_->end_all(*this, FlowEndReason::shutdown, now_ns_);
     // Results of work the flows' end started (files handed to the scanner).
     auto pending = [this] {
         for (const auto& d : detectors_)
