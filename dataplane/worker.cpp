@@ -434,6 +434,10 @@ bool Worker::track(PacketRef& r, const FlowTable::Probe& probe) {
     r.flow = &f;
     r.dir = info.dir;
     r.flow_pkt_no = f.pkts[0] + f.pkts[1];
+    r.flow_pkts[0] = static_cast<uint32_t>(f.pkts[0]);
+    r.flow_pkts[1] = static_cast<uint32_t>(f.pkts[1]);
+    r.flow_bytes[0] = f.bytes[0];
+    r.flow_bytes[1] = f.bytes[1];
     r.established = f.key.ip_proto == ipproto::tcp
                         ? (f.tcp_state == TcpState::established || f.tcp_state == TcpState::fin_wait ||
                            f.tcp_state == TcpState::closing)

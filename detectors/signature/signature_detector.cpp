@@ -272,13 +272,16 @@ void SignatureDetector::on_alert(const AlertEvent& e) {
     write_metadata(*w, rule.metadata);
     w->end_object();
     if (flow) {
+        // The flow as of the alerting packet (the flow itself may already count
+        // later packets of the same burst); the flow's end state when flushed.
         char start[32];
         format_eve_time(flow->first_ns, start);
+        const PacketRef* p = alert_packet_;
         w->begin_object("flow")
-            .kv("pkts_toserver", flow->pkts[0])
-            .kv("pkts_toclient", flow->pkts[1])
-            .kv("bytes_toserver", flow->bytes[0])
-            .kv("bytes_toclient", flow->bytes[1])
+            .kv("pkts_toserver", p ? uint64_t{p->flow_pkts[0]} : flow->pkts[0])
+            .kv("pkts_toclient", p ? uint64_t{p->flow_pkts[1]} : flow->pkts[1])
+            .kv("bytes_toserver", p ? p->flow_bytes[0] : flow->bytes[0])
+            .kv("bytes_toclient", p ? p->flow_bytes[1] : flow->bytes[1])
             .kv("start", std::string_view(start, 31))
             .end_object();
     }

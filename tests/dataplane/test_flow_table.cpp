@@ -265,10 +265,10 @@ TEST_F(FlowTableTest, EndAllReportsTimedOutFlowsAsTimeoutsWhereverTheySit) {
     ends.ended.clear();
     table.end_all(ends, FlowEndReason::shutdown, 60 * kSec);
     ASSERT_EQ(ends.ended.size(), 2u);
-    int timeouts = 0, shutdowns = 0;
-    for (auto& [id, r] : ends.ended) (r == FlowEndReason::timeout ? timeouts : shutdowns)++;
-    EXPECT_EQ(timeouts, 1);
-    EXPECT_EQ(shutdowns, 1);
+    int timed_out = 0, shut_down = 0;
+    for (auto& [id, r] : ends.ended) (r == FlowEndReason::timeout ? timed_out : shut_down)++;
+    EXPECT_EQ(timed_out, 1);
+    EXPECT_EQ(shut_down, 1);
 }
 
 TEST_F(FlowTableTest, BusyFlowsAreReplacedLazilyButNeverExpireEarly) {
