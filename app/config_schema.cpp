@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <optional>
 #include <type_traits>
 
@@ -39,6 +40,16 @@ Status check_pcap_path(std::string_view text) {
     // net_pcap takes the path inside a devargs string; ',' would split it there.
     if (text.find(',') != std::string_view::npos) return make_error("a capture path may not contain ','");
     return {};
+}
+
+Status check_readable_file(std::string_view text) {
+    if (text.empty()) return {};
+    const std::string path(text);
+    if (std::FILE* f = std::fopen(path.c_str(), "r")) {
+        std::fclose(f);
+        return {};
+    }
+    return make_error("cannot read this file");
 }
 
 // Binds a key to a Config field: the apply and get functions of the table.
@@ -130,6 +141,42 @@ ConfigValue get_non_ip(const Config& c) {
 }
 
 ConfigValue get_nothing(const Config&) { return {}; }
+
+// malware.* keys whose Config field has another unit or type than the key.
+Status check_cpu_number(std::string_view text) {
+    if (text.empty() || text.size() > 4 || text.find_first_not_of("0123456789") != std::string_view::npos)
+        return make_error(fmt::format("expected a CPU number 0-1023, got \"{}\"", text));
+    if (std::stoul(std::string(text)) > 1023) return make_error(fmt::format("expected a CPU number 0-1023, got {}", text));
+    return {};
+}
+Status apply_scanner_cpus(Config& c, const ConfigValue& v) {
+    c.malware.scan.scanner_cpus.clear();
+    for (const auto& item : v.list) c.malware.scan.scanner_cpus.push_back(static_cast<unsigned>(std::stoul(item)));
+    return {};
+}
+ConfigValue get_scanner_cpus(const Config& c) {
+    ConfigValue v;
+    for (unsigned cpu : c.malware.scan.scanner_cpus) v.list.push_back(std::to_string(cpu));
+    return v;
+}
+Status apply_max_scan_time(Config& c, const ConfigValue& v) {
+    c.malware.scan.max_scan_time_ms = static_cast<uint32_t>(v.number * 1000);
+    return {};
+}
+ConfigValue get_max_scan_time(const Config& c) {
+    ConfigValue v;
+    v.number = c.malware.scan.max_scan_time_ms / 1000;
+    return v;
+}
+Status apply_reload_drain(Config& c, const ConfigValue& v) {
+    c.malware.scan.reload_drain_ms = static_cast<uint32_t>(v.number * 1000);
+    return {};
+}
+ConfigValue get_reload_drain(const Config& c) {
+    ConfigValue v;
+    v.number = c.malware.scan.reload_drain_ms / 1000;
+    return v;
+}
 
 // Suricata's default variables (suricata.yaml), in its order.
 constexpr MapDefault kAddressGroups[] = {
@@ -367,6 +414,166 @@ const ConfigKey kKeys[] = {
     {"ot-policy.max-denial-kinds", KeyType::integer, "128", 1, 1024, {},
      "Per worker: (protocol, function) pairs counted apart in sluice_ot_policy_denials_total; beyond, function=\"other\".",
      "", nullptr, BIND_NUMBER(ot_policy.max_denial_kinds)},
+
+    {"appid.enabled", KeyType::boolean, "true", 0, 0, {},
+     "Classify every flow with nDPI: app_proto (rules' app-layer-protocol), app_proto_ndpi in flow events, flows and bytes per protocol in metrics.",
+     "", nullptr, BIND_FLAG(appid.enabled)},
+    {"appid.max-tcp-packets", KeyType::integer, "80", 1, 65535, {},
+     "nDPI gives up on a TCP flow after this many packets (both directions) without a verdict and guesses from ports and addresses (ndpiReader: 80).",
+     "", nullptr, BIND_NUMBER(appid.max_tcp_packets)},
+    {"appid.max-udp-packets", KeyType::integer, "24", 1, 65535, {},
+     "The same for UDP and other IP protocols (ndpiReader: 24).", "", nullptr, BIND_NUMBER(appid.max_udp_packets)},
+    {"appid.max-flows-in-detection", KeyType::integer, "16384", 1, 16777216, {},
+     "Per worker: flows nDPI looks at at once (704 bytes of nDPI state each, allocated as needed, freed at the verdict); when all are taken the oldest gives up.",
+     "", nullptr, BIND_NUMBER(appid.max_flows_in_detection)},
+    {"appid.protocols-file", KeyType::string, "", 0, 0, {},
+     "nDPI protocols file (ndpiReader -p format): custom protocols by port, host name or address (\"\" = none).", "",
+     check_readable_file, BIND_TEXT(appid.protocols_file)},
+
+    {"ot.enabled", KeyType::boolean, "true", 0, 0, {},
+     "Decode Modbus/TCP (502), S7comm (102), DNP3 (20000), IEC-104 (2404) and EtherNet/IP (44818, UDP 2222) flows, or flows nDPI names so: records for rules and the OT policy, EVE events of those types.",
+     "", nullptr, BIND_FLAG(ot.enabled)},
+    {"modbus.max-pending-transactions", KeyType::integer, "16", 1, 32, {},
+     "Per Modbus flow: requests awaiting their response; when full the oldest is dropped (counted).", "", nullptr,
+     BIND_NUMBER(ot.modbus_max_pending_transactions)},
+    {"dnp3.max-fragment-size", KeyType::size, "2048", 249, 2048, {},
+     "Largest DNP3 application fragment reassembled from transport segments; longer ones are dropped (counted).", "",
+     nullptr, BIND_NUMBER(ot.dnp3_max_fragment_size)},
+    {"s7comm.max-pdu-size", KeyType::size, "1024", 240, 1024, {},
+     "Largest S7 PDU reassembled from COTP segments; longer ones are dropped (counted).", "", nullptr,
+     BIND_NUMBER(ot.s7comm_max_pdu_size)},
+
+    {"smb.enabled", KeyType::boolean, "true", 0, 0, {},
+     "Decode SMB1/SMB2/SMB3 on TCP 445 and 139 (and flows nDPI names smb): smb events per transaction, every file read or written "
+     "carved into a fileinfo event and, with malware.db-dir, scanned by ClamAV (docs/smb.md).",
+     "", nullptr, BIND_FLAG(smb_enabled)},
+    {"smb.max-pdu-size", KeyType::size, "16777215", 1024, 16777215, {},
+     "SMB messages longer than this (NetBIOS length) are skipped by their length without buffering (counted).", "", nullptr,
+     BIND_NUMBER(smb.max_pdu_size)},
+    {"smb.pdu-buffer-size", KeyType::size, "128KiB", 4 * KiB, 16 * MiB, {},
+     "Per flow and direction: bytes of one SMB message buffered, not counting file data, which is streamed straight into the "
+     "file; a message needing more is skipped (counted).", "", nullptr, BIND_NUMBER(smb.pdu_buffer_size)},
+    {"smb.max-open-files", KeyType::integer, "256", 1, 65536, {},
+     "Per flow: open files tracked; when full the least recently used one is finished (TRUNCATED if incomplete).", "", nullptr,
+     BIND_NUMBER(smb.max_open_files)},
+    {"smb.max-trees", KeyType::integer, "32", 1, 4096, {},
+     "Per flow: tree connects (shares) tracked.", "", nullptr, BIND_NUMBER(smb.max_trees)},
+    {"smb.max-pending", KeyType::integer, "512", 1, 65536, {},
+     "Per flow: requests awaiting their response; the oldest is dropped when full (counted).", "", nullptr,
+     BIND_NUMBER(smb.max_pending)},
+    {"smb.max-sessions", KeyType::integer, "16", 1, 4096, {},
+     "Per flow: sessions remembered for once-per-session reports (encrypted, signed).", "", nullptr,
+     BIND_NUMBER(smb.max_sessions)},
+    {"smb.max-chain", KeyType::integer, "32", 1, 1024, {},
+     "Commands followed in one SMB1 AndX chain or SMB2 compound message.", "", nullptr, BIND_NUMBER(smb.max_chain)},
+    {"smb.max-name-bytes", KeyType::size, "1024", 16, 65536, {},
+     "UTF-8 bytes kept of a file name or share path (longer ones are cut, counted).", "", nullptr,
+     BIND_NUMBER(smb.max_name_bytes)},
+    {"smb.encrypted-policy", KeyType::choice, "alert", 0, 0, "allow|alert|block",
+     "An encrypted SMB3 session cannot be inspected: it is counted and logged once (smb event); alert also writes an alert "
+     "(sid 9500010); block also drops and resets the flow (ips mode).", "", nullptr, BIND_ENUM(smb.encrypted_policy)},
+    {"smb.file.enabled", KeyType::boolean, "true", 0, 0, {},
+     "Carve files (off: SMB is decoded and logged, no file content is kept or scanned).", "", nullptr,
+     BIND_FLAG(smb.carve_files)},
+    {"smb.file.memory-total", KeyType::size, "64MiB", 1 * MiB, 64 * GiB, {},
+     "Per worker: file content held in memory; files spill to disk beyond.", "", nullptr,
+     BIND_NUMBER(smb.files.memory_total)},
+    {"smb.file.memory-per-file", KeyType::size, "4MiB", 4 * KiB, 4 * GiB, {},
+     "Bytes of one file held in memory before it spills to disk.", "", nullptr, BIND_NUMBER(smb.files.memory_per_file)},
+    {"smb.file.max-size", KeyType::size, "100MiB", 1 * KiB, TiB, {},
+     "File content beyond this offset is not kept (the file is TRUNCATED for scanning; size, name and the hash of an "
+     "in-order file are still logged).", "", nullptr, BIND_NUMBER(smb.files.max_file_size)},
+    {"smb.file.spill-total", KeyType::size, "1GiB", 0, 16 * TiB, {},
+     "Per worker: bytes of spill files owned at once.", "", nullptr, BIND_NUMBER(smb.files.spill_total)},
+    {"smb.file.spill-dir", KeyType::string, "/var/tmp", 0, 0, {},
+     "Directory for spill files (content past the memory caps), on fast local storage; \"\" disables spilling.", "",
+     nullptr, BIND_TEXT(smb.files.spill_dir)},
+    {"smb.file.max-ranges", KeyType::integer, "1024", 1, 1048576, {},
+     "Disjoint byte ranges tracked per file (out-of-order writes); beyond, data is dropped and the file is TRUNCATED.", "",
+     nullptr, BIND_NUMBER(smb.files.max_ranges)},
+    {"smb.file.magic", KeyType::boolean, "false", 0, 0, {},
+     "libmagic type of finished files computed on the worker (0.1-10 ms per file: off by default).", "", nullptr,
+     BIND_FLAG(smb.files.magic)},
+    {"smb.file.magic-bytes", KeyType::size, "16KiB", 256, 16 * MiB, {},
+     "Leading bytes of a file given to libmagic.", "", nullptr, BIND_NUMBER(smb.files.magic_bytes)},
+
+    {"malware.db-dir", KeyType::string, "", 0, 0, {},
+     "ClamAV database directory (official main/daily .cvd/.cld, or custom .hdb .hsb .ndb .ldb .cdb); carved files are "
+     "scanned when set, and it is loaded again on reload (SIGHUP, sluice ctl reload). \"\" = no scanning.",
+     "--clamav-db DIR", nullptr, BIND_TEXT(malware.scan.db_dir)},
+    {"malware.scanner-threads", KeyType::integer, "1", 1, 64, {},
+     "ClamAV scanner threads (put them on cores the workers do not use).", "", nullptr,
+     BIND_NUMBER(malware.scan.scanner_threads)},
+    {"malware.scanner-cpus", KeyType::string_list, "", 0, 0, {},
+     "CPUs for the scanner threads: thread i runs on cpus[i % n]; empty: no pinning.", "", check_cpu_number,
+     apply_scanner_cpus, get_scanner_cpus},
+    {"malware.queue-capacity", KeyType::integer, "1024", 1, 1048576, {},
+     "Files waiting for a scanner, all workers together; when full, malware.overload-policy applies (counted).", "",
+     nullptr, BIND_NUMBER(malware.scan.queue_capacity)},
+    {"malware.results-per-worker", KeyType::integer, "256", 1, 1048576, {},
+     "Per worker: files at the scanner at once (submitted, verdict not yet taken back).", "", nullptr,
+     BIND_NUMBER(malware.scan.results_per_worker)},
+    {"malware.max-file-size", KeyType::size, "100MiB", 1, 4 * TiB, {},
+     "Larger files are not scanned (clamav result skipped, reason too_large); also libclamav's per-member limit.", "",
+     nullptr, BIND_NUMBER(malware.scan.max_file_size)},
+    {"malware.max-scan-size", KeyType::size, "400MiB", 1, 4 * TiB, {},
+     "libclamav: data scanned per file, archive members included.", "", nullptr, BIND_NUMBER(malware.scan.max_scan_size)},
+    {"malware.max-recursion", KeyType::integer, "17", 1, 100, {},
+     "libclamav: archive nesting depth.", "", nullptr, BIND_NUMBER(malware.scan.max_recursion)},
+    {"malware.max-files", KeyType::integer, "10000", 1, 100000000, {},
+     "libclamav: files scanned inside one container.", "", nullptr, BIND_NUMBER(malware.scan.max_files)},
+    {"malware.max-scan-time", KeyType::duration, "2m", 0, kHour, {},
+     "libclamav: a scan running longer is stopped (clamav result timeout); 0 = no limit.", "", nullptr,
+     apply_max_scan_time, get_max_scan_time},
+    {"malware.heuristic-alerts", KeyType::boolean, "true", 0, 0, {},
+     "libclamav heuristic detections (clamscan's default).", "", nullptr, BIND_FLAG(malware.scan.heuristic_alerts)},
+    {"malware.alert-exceeds-max", KeyType::boolean, "false", 0, 0, {},
+     "A scan cut short by a size, recursion or file-count limit is malicious (Heuristics.Limits.Exceeded.*) instead of "
+     "clean with reason scan_limits.", "", nullptr, BIND_FLAG(malware.scan.alert_exceeds_max)},
+    {"malware.disable-cache", KeyType::boolean, "false", 0, 0, {},
+     "Turn off libclamav's cache of clean files.", "", nullptr, BIND_FLAG(malware.scan.disable_cache)},
+    {"malware.tmp-dir", KeyType::string, "", 0, 0, {},
+     "libclamav's directory for unpacked archive members (\"\" = its default, /tmp).", "", nullptr,
+     BIND_TEXT(malware.scan.tmp_dir)},
+    {"malware.reload-drain", KeyType::duration, "0s", 0, kHour, {},
+     "A database reload waits this long for scans still running on the old engine before it returns (0 = max-scan-time + 1 s).",
+     "", nullptr, apply_reload_drain, get_reload_drain},
+    {"malware.hold-timeout-ms", KeyType::integer, "5000", 1, 600000, {},
+     "ips mode: milliseconds the packet that completes a file is held for the scan verdict; then malware.timeout-policy "
+     "applies.", "", nullptr, BIND_NUMBER(malware.hold_timeout_ms)},
+    {"malware.timeout-policy", KeyType::choice, "fail-open", 0, 0, "fail-open|fail-closed",
+     "No verdict within hold-timeout-ms: fail-open forwards the held packets (the late verdict is still logged); fail-closed "
+     "drops them, resets the session and alerts (sid 9500002).", "", nullptr, BIND_ENUM(malware.timeout_policy)},
+    {"malware.overload-policy", KeyType::choice, "fail-open", 0, 0, "fail-open|fail-closed",
+     "A file that cannot be scanned (queue full, worker backlog) or whose packet cannot be held (capture.hold-packets "
+     "full): fail-open lets it pass (fileinfo says skipped); fail-closed drops and resets (ips) and alerts (sid 9500003).",
+     "", nullptr, BIND_ENUM(malware.overload_policy)},
+    {"malware.scan-truncated", KeyType::boolean, "true", 0, 0, {},
+     "Scan TRUNCATED files too (what was carved of them).", "", nullptr, BIND_FLAG(malware.scan_truncated)},
+    {"malware.quarantine.enabled", KeyType::boolean, "true", 0, 0, {},
+     "Keep malicious files, with a JSON sidecar, in quarantine.dir.", "", nullptr,
+     BIND_FLAG(malware.scan.quarantine.enabled)},
+    {"malware.quarantine.dir", KeyType::string, "", 0, 0, {},
+     "Quarantine directory (made if missing); \"\" = no quarantine.", "", nullptr, BIND_TEXT(malware.scan.quarantine.dir)},
+    {"malware.quarantine.max-bytes", KeyType::size, "1GiB", 1, 64 * TiB, {},
+     "Quarantine size cap (contents and sidecars); at the cap new files are refused (counted), nothing is deleted.", "",
+     nullptr, BIND_NUMBER(malware.scan.quarantine.max_bytes)},
+    {"malware.quarantine.max-files", KeyType::integer, "10000", 1, 100000000, {},
+     "Quarantine file count cap.", "", nullptr, BIND_NUMBER(malware.scan.quarantine.max_files)},
+    {"malware.filestore.enabled", KeyType::boolean, "false", 0, 0, {},
+     "Keep clean files too, in filestore.dir.", "", nullptr, BIND_FLAG(malware.scan.filestore.enabled)},
+    {"malware.filestore.dir", KeyType::string, "", 0, 0, {},
+     "Filestore directory (required when the filestore is enabled; not the quarantine's).", "", nullptr,
+     BIND_TEXT(malware.scan.filestore.dir)},
+    {"malware.filestore.max-bytes", KeyType::size, "1GiB", 1, 64 * TiB, {},
+     "Filestore size cap (contents and sidecars).", "", nullptr, BIND_NUMBER(malware.scan.filestore.max_bytes)},
+    {"malware.filestore.max-files", KeyType::integer, "10000", 1, 100000000, {},
+     "Filestore file count cap.", "", nullptr, BIND_NUMBER(malware.scan.filestore.max_files)},
+    {"malware.filestore.max-file-size", KeyType::size, "10MiB", 0, 4 * TiB, {},
+     "Larger clean files are not stored; 0 = no limit.", "", nullptr, BIND_NUMBER(malware.scan.filestore.max_file_size)},
+    {"malware.filestore.types", KeyType::string_list, "", 0, 0, {},
+     "MIME type prefixes of clean files to store (libmagic), e.g. application/x-dosexec, image/; empty: all.", "", nullptr,
+     BIND_LIST(malware.scan.filestore.types)},
 
     {"vars.address-groups", KeyType::string_map, "", 0, 0, {},
      "Address variables for filter rules and signatures (NAME: spec, used as $NAME). Entries given here replace or add to the defaults.",

@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
     // ot-policy.learn-file, so that a reload reads the same policy again.
     if (!req->policy_file.empty()) req->overrides.push_back({"ot-policy.file=" + req->policy_file, "--policy"});
     if (!req->learn_file.empty()) req->overrides.push_back({"ot-policy.learn-file=" + req->learn_file, "--learn"});
+    // --clamav-db DIR stands for malware.db-dir (a reload loads it again).
+    if (!req->clamav_db.empty()) req->overrides.push_back({"malware.db-dir=" + req->clamav_db, "--clamav-db"});
     switch (req->command) {
         case CliCommand::help:
         case CliCommand::version:

@@ -16,6 +16,7 @@
 #include "app/metrics.hpp"
 #include "app/rules.hpp"
 #include "detectors/detector.hpp"
+#include "detectors/malware/scan_service.hpp"
 #include "detectors/ot_policy/ot_policy_detector.hpp"
 #include "signatures/rule_set.hpp"
 #include "dataplane/dispatcher.hpp"
@@ -102,7 +103,31 @@ Result<std::shared_ptr<DetectionSnapshot>> Runtime::build_snapshot(const Config&
     auto ot_policy = build_ot_policy(config);
     if (!ot_policy) return ot_policy.error();
     snap->ot_policy = std::move(*ot_policy);
+    // Malware scanning (issue 5): one ScanService per process, made when
+    // malware.db-dir is first set and carried over unchanged by reloads
+    // (reload() loads its database again); stopped when the last snapshot goes.
+    auto scanner = malware_scanner(config);
+    if (!scanner) return scanner.error();
+    snap->scanner = std::move(*scanner);
     return snap;
+}
+
+Result<std::shared_ptr<ScanService>> Runtime::malware_scanner(const Config& config) const {
+    std::shared_ptr<const DetectionSnapshot> current = snapshots_ ? snapshots_->current() : nullptr;
+    if (current && current->scanner) {
+        if (!config.malware.enabled())
+            spdlog::warn("malware.db-dir is empty now, but scanning stays on until a restart");
+        return current->scanner;
+    }
+    if (!config.malware.enabled()) return std::shared_ptr<ScanService>();
+    auto svc = ScanService::create(config.malware.scan, dp_.workers);
+    if (!svc) return make_error("malware.db-dir: " + svc.message());
+    std::shared_ptr<ScanService> s(std::move(*svc));
+    if (auto st = s->start(); !st) return make_error("malware.scanner-cpus: " + st.message());
+    const EngineInfo e = s->engine_info();
+    spdlog::info("malware: ClamAV {} with {} signatures from {}, {} scanner thread{}", e.engine_version, e.signatures,
+                 e.db_dir, config.malware.scan.scanner_threads, config.malware.scan.scanner_threads == 1 ? "" : "s");
+    return s;
 }
 
 std::vector<const Detector*> Runtime::detector_instances(size_t slot) const {
@@ -286,7 +311,22 @@ Status Runtime::reload() {
         spdlog::error("reload failed, keeping the running configuration and rules: {}", snap.message());
         return snap.error();
     }
+    // The ClamAV database is loaded again when the service was already there.
+    const std::shared_ptr<ScanService> scanner = (*snap)->scanner;
+    const std::shared_ptr<const DetectionSnapshot> before = snapshots_->current();
+    const bool reload_db = scanner && before && before->scanner == scanner;
     const uint64_t gen = snapshots_->publish(std::move(*snap));
+    if (reload_db) {
+        auto r = scanner->reload(next->malware.enabled() ? next->malware.scan.db_dir : std::string());
+        if (!r) {
+            reloads_failed_.fetch_add(1);
+            spdlog::error("reload: rules and configuration reloaded, but the ClamAV database was not (the old one stays): {}",
+                          r.message());
+            return make_error("ClamAV database not reloaded (the old one stays): " + r.message());
+        }
+        spdlog::info("reload: ClamAV database {} loaded, {} signatures, in {:.1f} ms", r->db_dir, r->signatures,
+                     static_cast<double>(r->load_ns) / 1e6);
+    }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     last_reload_seconds_.store(secs);
     reloads_ok_.fetch_add(1);
@@ -328,7 +368,7 @@ std::string Runtime::control(const std::vector<std::string>& words) {
         return control_ok(fmt::format("{}", static_cast<uint64_t>(
                                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count())));
     if (cmd == "help")
-        return control_ok("[\"stats\",\"reload\",\"shutdown\",\"version\",\"uptime\",\"top-rules [N]\",\"help\"]");
+        return control_ok("[\"stats\",\"reload\",\"shutdown\",\"version\",\"uptime\",\"top-rules [N]\",\"assets\",\"ot-policy\",\"help\"]");
     return control_error(fmt::format("unknown command '{}' (try: help)", cmd));
 }
 

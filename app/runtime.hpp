@@ -38,6 +38,7 @@ class Dispatcher;
 class EveEmitter;
 class EveWriter;
 class MetricsServer;
+class ScanService;
 class Worker;
 
 // Where the configuration came from, so a reload can read it again.
@@ -72,6 +73,9 @@ private:
     void print_progress(bool final_line);
     void print_summary() const;
     Result<std::shared_ptr<DetectionSnapshot>> build_snapshot(const Config& config) const;
+    // The ClamAV scanning service for a new snapshot: the running one, or a new
+    // one when malware.db-dir is set for the first time, or none.
+    Result<std::shared_ptr<ScanService>> malware_scanner(const Config& config) const;
     // Every worker's instance of the detector at `slot` of the table.
     std::vector<const Detector*> detector_instances(size_t slot) const;
     void write_detector_stats(JsonWriter& w) const;

@@ -5,8 +5,11 @@
 
 #include "app/config.hpp"
 #include "detectors/applayer/applayer_detector.hpp"
+#include "detectors/appid/appid_detector.hpp"
 #include "detectors/detector.hpp"
+#include "detectors/files/smb_detector.hpp"
 #include "detectors/ot_policy/ot_policy_detector.hpp"
+#include "detectors/ot/ot_detector.hpp"
 #include "detectors/signature/signature_detector.hpp"
 
 namespace sluice {
@@ -24,9 +27,18 @@ bool wants_app_events(const Config& c) {
     return false;
 }
 
-const std::array<DetectorEntry, 3> kDetectors = {{
+// appid first: nDPI's verdict (flow.app_proto) is there before any stream
+// data is delivered, so the app-layer parsers and the OT decoders can use it.
+const std::array<DetectorEntry, 6> kDetectors = {{
+    {"appid", [](const Config& c) { return c.appid.enabled; }, make<AppIdDetector>, AppIdDetector::metrics,
+     AppIdDetector::write_stats, nullptr},
     {"applayer", [](const Config& c) { return !c.rules.files.empty() || wants_app_events(c); }, make<AppLayerDetector>,
      AppLayerDetector::metrics, AppLayerDetector::write_stats, nullptr},
+    {"ot", [](const Config& c) { return c.ot.enabled; }, make<OtDetector>, OtDetector::metrics, OtDetector::write_stats,
+     nullptr},
+    // SMB decoding and file carving, files to the ClamAV scanner, inline verdicts (issue 5).
+    {"smb", [](const Config& c) { return c.smb_enabled; }, make<SmbDetector>, SmbDetector::metrics,
+     SmbDetector::write_stats, SmbDetector::control},
     {"signature", [](const Config& c) { return !c.rules.files.empty(); }, make<SignatureDetector>,
      SignatureDetector::metrics, SignatureDetector::write_stats, SignatureDetector::control},
     {"ot_policy",

@@ -19,7 +19,7 @@
 // flow and policy), its zone, and its two asset slots. A new policy arrives with the DetectionSnapshot (reload).
 // Memory per worker: the asset table (~96 bytes per ot-policy.max-assets), the
 // learner when learning (~200 bytes per ot-policy.learn-max-entries), denial
-// counters (64 bytes per ot-policy.max-denial-kinds), and 200 bytes per OT flow.
+// counters (64 bytes per ot-policy.max-denial-kinds), and ~170 bytes per OT flow.
 // Thread rules: one instance per worker; the management side reads counters,
 // the asset table and (after the workers stopped) the learner.
 #pragma once

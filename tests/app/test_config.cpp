@@ -164,6 +164,7 @@ TEST(ConfigSchema, EveryKeyWritesItsOwnField) {
         if (k.path == "capture.pcap-loop") o.push_back(set("capture.pcap=a.pcap"));
         if (k.path == "capture.pcap") o.clear(), o.push_back(set("capture.pcap=x1"));
         if (k.path == "metrics.listen") o = {set("metrics.listen=198.18.0.1:1")};
+        if (k.path == "malware.scanner-cpus") o = {set("malware.scanner-cpus=1,2")};
         auto changed = load_config_document("", o);
         ASSERT_TRUE(changed.ok()) << changed.message();
         for (const auto& other : keys) {

@@ -12,6 +12,7 @@ A case is a JSON file next to its capture:
                                           ("{case_dir}" stands for the case's folder)
     "config": "yaml text",                optional configuration file contents
     "workers": [1, 2],                    run once per count; events must not differ
+    "volatile": ["scan_time_us"],         keys (at any depth) that measure time, left out of that comparison
     "expect": {
       "exit": 0,
       "counts": {"flow": 9, "alert": 0},  exact number of events per event_type
@@ -87,9 +88,19 @@ def tshark_counts(pcap):
     return out
 
 
-def normalized(events):
-    """Events that must be identical for any number of workers (stats excluded)."""
-    return sorted(json.dumps(e, sort_keys=True) for e in events if e.get("event_type") != "stats")
+def without_keys(value, keys):
+    if isinstance(value, dict):
+        return {k: without_keys(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [without_keys(v, keys) for v in value]
+    return value
+
+
+def normalized(events, volatile=()):
+    """Events that must be identical for any number of workers (stats excluded,
+    and the case's volatile keys: measured times)."""
+    return sorted(json.dumps(without_keys(e, set(volatile)), sort_keys=True) for e in events
+                  if e.get("event_type") != "stats")
 
 
 def run(case, case_dir, binary, workers, tmp):
@@ -223,7 +234,7 @@ def main():
         for workers in case.get("workers", [1]):
             pcap, events, out_pcap, _ = run(case, os.path.dirname(case_path), binary, workers, tmp)
             check(case, pcap, events, out_pcap)
-            norm = normalized(events)
+            norm = normalized(events, case.get("volatile", []))
             if baseline is None:
                 baseline = (workers, norm)
             elif norm != baseline[1]:
