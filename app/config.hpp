@@ -66,6 +66,7 @@ struct CaptureConfig {
     std::string eal;                   // raw EAL arguments (real NICs); empty = vdev defaults
     uint32_t burst = 32;
     uint32_t mbufs = 16384;            // mbufs in the packet pool
+    uint32_t mbuf_size = 2048;         // data bytes per mbuf (larger frames are chained)
     uint32_t rx_descriptors = 1024;
     uint32_t tx_descriptors = 1024;
     uint32_t idle_sleep_us = 0;        // sleep when a poll finds nothing (0 = busy poll)

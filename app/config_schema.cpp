@@ -245,6 +245,9 @@ const ConfigKey kKeys[] = {
      "Packets received and processed per poll.", "", nullptr, BIND_NUMBER(capture.burst)},
     {"capture.mbufs", KeyType::integer, "16384", 1024, 16777216, {},
      "Packet buffers in the pool shared by all ports.", "", nullptr, BIND_NUMBER(capture.mbufs)},
+    {"capture.mbuf-size", KeyType::size, "2KiB", 128, 9 * KiB, {},
+     "Data bytes per packet buffer; larger frames use several (chained). Small buffers let a benchmark keep a "
+     "million-packet capture in memory.", "", nullptr, BIND_NUMBER(capture.mbuf_size)},
     {"capture.rx-descriptors", KeyType::integer, "1024", 64, 32768, {},
      "Receive ring size of each queue.", "", nullptr, BIND_NUMBER(capture.rx_descriptors)},
     {"capture.tx-descriptors", KeyType::integer, "1024", 64, 32768, {},

@@ -40,6 +40,14 @@ Result<std::shared_ptr<const RuleSet>> load_rule_set(const Config& config, const
     opts.classes = class_path.empty() ? nullptr : &classes;
     LoadedRules loaded = load_rules(config.rules.files, opts);
     const LoadReport report = loaded.report;
+    // A rule file that cannot be read is a configuration error, not a skipped rule.
+    if (const size_t io = report.skipped_by_reason[static_cast<size_t>(RuleError::io_error)]; io > 0) {
+        std::string first;
+        for (const auto& m : report.messages)
+            if (m.find("read") != std::string::npos || m.find("open") != std::string::npos || first.empty()) first = m;
+        if (auto at = first.find(":0: sid 0: "); at != std::string::npos) first = first.substr(0, at) + ": " + first.substr(at + 11);
+        return make_error("rules: " + std::to_string(io) + " rule file(s) could not be read: " + first);
+    }
     if (report.loaded == 0 && report.skipped == 0 && report.files == 0)
         return make_error("rules: no rule file could be read");
     for (size_t i = 0; i < report.messages.size() && i < 20; ++i) spdlog::warn("rule skipped: {}", report.messages[i]);

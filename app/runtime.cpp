@@ -482,6 +482,14 @@ int Runtime::run() {
     for (uint32_t w = 0; w < workers_.size(); ++w)
         rte_eal_remote_launch(worker_main, workers_[w].get(), dp_.worker_lcores[w]);
     if (dispatcher_) dispatcher_->run();
+    // Wait without spinning (rte_eal_mp_wait_lcore busy-waits): the main lcore
+    // may share a CPU with a worker.
+    auto all_finished = [this] {
+        for (const auto& w : workers_)
+            if (!w->finished()) return false;
+        return true;
+    };
+    while (!all_finished()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     rte_eal_mp_wait_lcore();
     run_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 

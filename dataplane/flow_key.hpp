@@ -46,8 +46,10 @@ inline FlowKey make_flow_key(const DecodedPacket& p, bool& src_is_side0) {
     const bool icmp = p.ip_proto == ipproto::icmp || p.ip_proto == ipproto::icmpv6;
     const uint16_t sp = ports ? p.src_port : icmp ? icmp_flow_port(p) : 0;
     const uint16_t dp = ports ? p.dst_port : icmp ? icmp_flow_port(p) : 0;
-    const auto cmp = p.src <=> p.dst;
-    src_is_side0 = cmp < 0 || (cmp == 0 && sp <= dp);
+    // Addresses compared as two big-endian 64-bit words each (no memcmp call).
+    const uint64_t sh = p.src.hi(), dh = p.dst.hi();
+    const uint64_t sl = p.src.lo(), dl = p.dst.lo();
+    src_is_side0 = sh < dh || (sh == dh && (sl < dl || (sl == dl && sp <= dp)));
     if (src_is_side0) {
         k.addr[0] = p.src; k.addr[1] = p.dst; k.port[0] = sp; k.port[1] = dp;
     } else {
@@ -68,12 +70,13 @@ inline uint64_t mix64(uint64_t x) {
     return x;
 }
 
+// Symmetric because the key is; one multiply per word and one final mix.
 inline uint64_t flow_hash(const FlowKey& k) {
     uint64_t w[5];
     std::memcpy(w, &k, sizeof w);
     uint64_t h = 0x51CE5EEDULL;
-    for (uint64_t v : w) h = mix64(h ^ v);
-    return h;
+    for (uint64_t v : w) h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
+    return mix64(h);
 }
 
 }  // namespace sluice

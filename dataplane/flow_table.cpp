@@ -14,13 +14,17 @@ uint64_t make_flow_id(const FlowKey& key, uint64_t first_ns) {
 }
 
 void FlowTable::Unmap::operator()(Flow* p) const { munmap(p, bytes); }
+void FlowTable::UnmapHeads::operator()(uint32_t* p) const { munmap(p, bytes); }
 
 namespace {
 
-Flow* map_zeroed(size_t bytes) {
+// Zeroed pages, touched only when used; transparent huge pages where the
+// kernel allows (a million flows span gigabytes of TLB reach otherwise).
+void* map_zeroed(size_t bytes) {
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
-    return static_cast<Flow*>(p);
+    if (bytes >= (2u << 20)) madvise(p, bytes, MADV_HUGEPAGE);
+    return p;
 }
 
 }  // namespace
@@ -28,8 +32,9 @@ Flow* map_zeroed(size_t bytes) {
 FlowTable::FlowTable(uint32_t capacity, const FlowTimeouts& timeouts)
     : capacity_(capacity ? capacity : 1),
       bucket_mask_(static_cast<uint32_t>(std::bit_ceil(capacity_)) - 1),
-      flows_(map_zeroed(sizeof(Flow) * capacity_), Unmap{sizeof(Flow) * capacity_}),
-      buckets_(bucket_mask_ + 1u, kNil),
+      flows_(static_cast<Flow*>(map_zeroed(sizeof(Flow) * capacity_)), Unmap{sizeof(Flow) * capacity_}),
+      buckets_(static_cast<uint32_t*>(map_zeroed(sizeof(uint32_t) * (bucket_mask_ + 1u))),
+               UnmapHeads{sizeof(uint32_t) * (bucket_mask_ + 1u)}),
       timeouts_(timeouts) {
     static_assert(std::is_trivially_destructible_v<Flow>);
     for (size_t c = 0; c < static_cast<size_t>(ProtoClass::count); ++c)
@@ -54,6 +59,7 @@ void FlowTable::list_remove(Flow& f) {
 }
 
 void FlowTable::list_append(Flow& f) {
+    f.placed_ns = f.last_ns;
     List& l = lists_[f.list];
     const uint32_t i = slot_of(f);
     f.lru_prev = l.tail;
@@ -76,9 +82,14 @@ void FlowTable::end_flow(Flow& f, FlowEndReason reason, FlowEndHandler& end) {
     list_remove(f);
     // Unlink from its bucket chain.
     const uint32_t i = slot_of(f);
-    uint32_t* link = &buckets_[f.hash & bucket_mask_];
-    while (*link != kNil && *link != i) link = &at(*link).bucket_next;
-    if (*link == i) *link = f.bucket_next;
+    uint32_t* head_link = head_ref(f.hash);
+    if (*head_link - 1u == i) {
+        *head_link = f.bucket_next + 1u;
+    } else {
+        uint32_t* link = &at(*head_link - 1u).bucket_next;
+        while (*link != kNil && *link != i) link = &at(*link).bucket_next;
+        if (*link == i) *link = f.bucket_next;
+    }
     f = Flow{};
     f.bucket_next = free_head_;
     free_head_ = i;
@@ -101,11 +112,28 @@ uint32_t FlowTable::pick_victim() const {
     return kNil;
 }
 
+void FlowTable::probe(const DecodedPacket& p, Probe& out) const {
+    out.key = make_flow_key(p, out.src_is_side0);
+    out.hash = static_cast<uint32_t>(flow_hash(out.key));
+    __builtin_prefetch(&buckets_.get()[out.hash & bucket_mask_], 0, 3);
+}
+
+void FlowTable::prefetch_flow(const Probe& pr) const {
+    const uint32_t i = head(pr.hash);
+    if (i != kNil) __builtin_prefetch(&at(i), 1, 3);
+}
+
 PacketFlowInfo FlowTable::lookup(const DecodedPacket& p, uint64_t now_ns, FlowEndHandler& end) {
-    bool src_is_side0 = true;
-    const FlowKey key = make_flow_key(p, src_is_side0);
-    const uint32_t hash = static_cast<uint32_t>(flow_hash(key));
-    uint32_t i = buckets_[hash & bucket_mask_];
+    Probe pr;
+    probe(p, pr);
+    return lookup(p, pr, now_ns, end);
+}
+
+PacketFlowInfo FlowTable::lookup(const DecodedPacket& p, const Probe& pr, uint64_t now_ns, FlowEndHandler& end) {
+    const FlowKey& key = pr.key;
+    const bool src_is_side0 = pr.src_is_side0;
+    const uint32_t hash = pr.hash;
+    uint32_t i = head(hash);
     while (i != kNil) {
         Flow& f = at(i);
         if (f.hash == hash && f.key == key) break;
@@ -149,8 +177,8 @@ PacketFlowInfo FlowTable::lookup(const DecodedPacket& p, uint64_t now_ns, FlowEn
     f = Flow{};
     f.key = key;
     f.hash = hash;
-    f.bucket_next = buckets_[hash & bucket_mask_];
-    buckets_[hash & bucket_mask_] = i;
+    f.bucket_next = head(hash);
+    *head_ref(hash) = i + 1u;
     f.first_ns = f.last_ns = now_ns;
     f.flow_id = make_flow_id(key, now_ns);
     f.pclass = proto_class(p.ip_proto);
@@ -227,11 +255,17 @@ void FlowTable::update(Flow& f, Direction dir, const DecodedPacket& p, uint64_t 
         state = FlowState::established;
     }
 
-    // Move to the tail of its (possibly new) timeout list.
-    list_remove(f);
+    // Move to the tail of its (possibly new) timeout list. A busy flow that
+    // stays in its list is moved at most once per kReplaceNs: every move
+    // touches two neighbours' cache lines; expire() re-places heads that were
+    // active since they were placed, so no expired flow waits behind them.
+    const uint8_t list = list_index(f.pclass, state);
     f.state = state;
-    f.list = list_index(f.pclass, state);
-    list_append(f);
+    if (list != f.list || f.last_ns - f.placed_ns > kReplaceNs) {
+        list_remove(f);
+        f.list = list;
+        list_append(f);
+    }
 }
 
 uint32_t FlowTable::expire(uint64_t now_ns, uint32_t budget, FlowEndHandler& end) {
@@ -239,7 +273,14 @@ uint32_t FlowTable::expire(uint64_t now_ns, uint32_t budget, FlowEndHandler& end
     for (auto& l : lists_) {
         while (n < budget && l.head != kNil) {
             Flow& f = at(l.head);
-            if (!expired(f, now_ns)) break;
+            if (!expired(f, now_ns)) {
+                if (f.last_ns == f.placed_ns || f.lru_next == kNil) break;
+                // Active since it was placed: put it where it belongs and look on.
+                list_remove(f);
+                list_append(f);
+                ++n;
+                continue;
+            }
             end_flow(f, FlowEndReason::timeout, end);
             ++n;
         }
@@ -247,7 +288,19 @@ uint32_t FlowTable::expire(uint64_t now_ns, uint32_t budget, FlowEndHandler& end
     return n;
 }
 
-void FlowTable::end_all(FlowEndHandler& end, FlowEndReason reason) {
+void FlowTable::end_all(FlowEndHandler& end, FlowEndReason reason, uint64_t now_ns) {
+    // Flows whose timeout passed end as timed out, wherever they sit in their
+    // list (expire() only looks at heads): the outcome at the end of the input
+    // must not depend on how far the background expiry got.
+    if (now_ns != 0) {
+        for (auto& l : lists_) {
+            for (uint32_t i = l.head; i != kNil;) {
+                Flow& f = at(i);
+                i = f.lru_next;
+                if (expired(f, now_ns)) end_flow(f, FlowEndReason::timeout, end);
+            }
+        }
+    }
     for (auto& l : lists_)
         while (l.head != kNil) end_flow(at(l.head), reason, end);
 }

@@ -83,29 +83,33 @@ inline constexpr uint8_t filtered = 0x10; // the L3/L4 filter gave its verdict (
 inline constexpr uint8_t rejected = 0x20; // reject packets already sent
 }  // namespace flowflag
 
-struct Flow {
+// The first cache line holds what a lookup and a packet's update read: the
+// key, hash, chain link, last activity and the state bytes.
+struct alignas(64) Flow {
     FlowKey key;
-    uint64_t flow_id = 0;
-    uint64_t first_ns = 0;
-    uint64_t last_ns = 0;
-    uint64_t pkts[2] = {0, 0};   // by Direction
-    uint64_t bytes[2] = {0, 0};
     uint32_t hash = 0;
     uint32_t bucket_next = 0;
-    uint32_t lru_prev = 0;
-    uint32_t lru_next = 0;
+    uint64_t last_ns = 0;
     uint8_t client_side = 0;     // index into key.addr/key.port of the client
     ProtoClass pclass = ProtoClass::other;
     FlowState state = FlowState::new_;
     TcpState tcp_state = TcpState::none;
     uint8_t tcp_flags[2] = {0, 0};  // flags seen, by Direction
     uint8_t flags = 0;              // flowflag::*
-    AppProto app_proto = AppProto::unknown;
     uint8_t list = 0;               // the timeout list it sits in
-    uint16_t filter_rule = 0;       // the L3/L4 filter rule that matched, + 1; 0 = none
-    uint8_t filter_action = 0;
-    uint8_t drop_reason = 0;        // DropReason of a dropped flow
+    // -- second cache line on
+    uint32_t lru_prev = 0;
+    uint32_t lru_next = 0;
     uint32_t epoch = 0;             // the table epoch of its last packet
+    uint64_t placed_ns = 0;         // last_ns when it was last put at its list's tail
+    AppProto app_proto = AppProto::unknown;
+    uint8_t filter_action = 0;
+    uint16_t filter_rule = 0;       // the L3/L4 filter rule that matched, + 1; 0 = none
+    uint8_t drop_reason = 0;        // DropReason of a dropped flow
+    uint64_t flow_id = 0;
+    uint64_t first_ns = 0;
+    uint64_t pkts[2] = {0, 0};      // by Direction
+    uint64_t bytes[2] = {0, 0};
     uint64_t drop_from = 0;         // packets from this number on are dropped; 0 = none
     TcpStreamState stream;
     void* detector_state[8] = {};   // one slot per detector (detectors/detector.hpp)
@@ -176,6 +180,18 @@ public:
     // the way and evicting when full. `now_ns` is the packet's time.
     PacketFlowInfo lookup(const DecodedPacket& p, uint64_t now_ns, FlowEndHandler& end);
 
+    // The same in steps, for a burst: hash every packet's key and prefetch
+    // its bucket, then prefetch the flows the buckets point to, then look up;
+    // the cache misses of a burst overlap instead of following one another.
+    struct Probe {
+        FlowKey key;
+        uint32_t hash = 0;
+        bool src_is_side0 = true;
+    };
+    void probe(const DecodedPacket& p, Probe& out) const;
+    void prefetch_flow(const Probe& pr) const;
+    PacketFlowInfo lookup(const DecodedPacket& p, const Probe& pr, uint64_t now_ns, FlowEndHandler& end);
+
     // Updates TCP/UDP state and counters for a packet of `flow`, and moves the
     // flow to the tail of its (possibly new) timeout list.
     void update(Flow& flow, Direction dir, const DecodedPacket& p, uint64_t now_ns);
@@ -186,8 +202,9 @@ public:
 
     // Ends up to `budget` flows whose timeout passed by `now_ns`; returns how many.
     uint32_t expire(uint64_t now_ns, uint32_t budget, FlowEndHandler& end);
-    // Ends every flow (end of input, shutdown).
-    void end_all(FlowEndHandler& end, FlowEndReason reason);
+    // Ends every flow (end of input, shutdown): those whose timeout passed by
+    // `now_ns` (0: none) as timed out, the others with `reason`.
+    void end_all(FlowEndHandler& end, FlowEndReason reason, uint64_t now_ns = 0);
 
     uint32_t capacity() const { return capacity_; }
     uint32_t active() const { return active_; }
@@ -197,6 +214,7 @@ public:
 
 private:
     static constexpr uint32_t kNil = 0xFFFFFFFFu;
+    static constexpr uint64_t kReplaceNs = 1000000000ull;  // see update()
     static constexpr size_t kLists = static_cast<size_t>(ProtoClass::count) * static_cast<size_t>(FlowState::count);
 
     struct List {
@@ -227,7 +245,15 @@ private:
     // table costs nothing until traffic fills it.
     std::unique_ptr<Flow, Unmap> flows_;
     uint32_t fresh_ = 0;  // slots [fresh_, capacity_) were never used
-    std::vector<uint32_t> buckets_;
+    // Chain heads, stored as slot + 1 so that zeroed (untouched) pages mean
+    // "empty": the table costs nothing until traffic fills it.
+    struct UnmapHeads {
+        size_t bytes;
+        void operator()(uint32_t* p) const;
+    };
+    std::unique_ptr<uint32_t, UnmapHeads> buckets_;
+    uint32_t head(uint32_t hash) const { return buckets_.get()[hash & bucket_mask_] - 1u; }
+    uint32_t* head_ref(uint32_t hash) { return &buckets_.get()[hash & bucket_mask_]; }
     uint32_t free_head_ = kNil;
     uint32_t active_ = 0;
     uint32_t epoch_ = 1;

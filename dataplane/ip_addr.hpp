@@ -67,9 +67,9 @@ struct IpAddr {
 
 private:
     uint64_t load64(size_t off) const {
-        uint64_t v = 0;
-        for (size_t i = 0; i < 8; ++i) v = (v << 8) | b[off + i];
-        return v;
+        uint64_t v;
+        std::memcpy(&v, &b[off], 8);
+        return __builtin_bswap64(v);  // network order: the first byte is the most significant
     }
 };
 

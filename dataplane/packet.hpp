@@ -28,6 +28,10 @@ struct PacketRef {
     DropReason reason = DropReason::count;
     uint16_t rx_port = 0;
     bool inspect = false;           // detectors look at it
+    bool established = false;       // the flow's state right after this packet (a burst
+                                    // updates every flow before detectors run)
+    uint32_t flow_pkts[2] = {0, 0}; // the flow's packet and byte counts right after this
+    uint64_t flow_bytes[2] = {0, 0};// packet, by Direction (for events about it)
     bool reassembled = false;       // `data` is a reassembled datagram, not the frame
     bool held = false;              // parked by hold() until a detector's verdict
     uint64_t hold_token = 0;

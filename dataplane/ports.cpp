@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -132,9 +133,8 @@ Status configure_port(const PortDesc& p, rte_mempool* pool, const Config& config
 // objects: saying so lets the pool be one block instead of one mbuf per 4 KiB
 // page when running without hugepages (start-up in milliseconds, not seconds).
 // `anonymous`: plain mmap'd memory, only for runs without hugepages.
-rte_mempool* create_pool(uint32_t n, bool anonymous) {
+rte_mempool* create_pool(uint32_t n, uint16_t data_room, bool anonymous) {
     const int socket = static_cast<int>(rte_socket_id());
-    const uint16_t data_room = RTE_MBUF_DEFAULT_BUF_SIZE;
     rte_pktmbuf_pool_private priv{};
     priv.mbuf_data_room_size = data_room;
     priv.mbuf_priv_size = 0;
@@ -167,13 +167,17 @@ Result<std::vector<std::string>> eal_arguments(const Config& config) {
         return args;
     }
     args.push_back("--no-pci");
-    const uint64_t pool_mb = (uint64_t{config.capture.mbufs} * 2600 >> 20) + 1;
+    const uint64_t pool_mb = (uint64_t{config.capture.mbufs} * (config.capture.mbuf_size + 400) >> 20) + 1;
     if (!hugepages_available()) {
         args.push_back("--no-huge");
         args.push_back("-m");
         args.push_back(std::to_string(std::max<uint64_t>(512, pool_mb * 2 + 256)));
     }
     args.push_back(fmt::format("--file-prefix=sluice{}", getpid()));
+    // No multi-process shared config and no telemetry socket: nothing is left in
+    // /var/run/dpdk, and several instances never meet.
+    args.push_back("--no-shconf");
+    args.push_back("--no-telemetry");
     // Main lcore plus one per worker, spread over the CPUs we may use.
     const auto cpus = allowed_cpus();
     std::string lcores;
@@ -216,7 +220,8 @@ Result<Dataplane> dataplane_start(const Config& config) {
     dp.dispatch = config.workers > 1 && (dp.offline || cap.eal.empty());
     const uint16_t queues = dp.dispatch ? 1 : static_cast<uint16_t>(config.workers);
 
-    dp.pool = create_pool(cap.mbufs, cap.eal.empty() && !rte_eal_has_hugepages());
+    dp.pool = create_pool(cap.mbufs, static_cast<uint16_t>(cap.mbuf_size + RTE_PKTMBUF_HEADROOM),
+                          cap.eal.empty() && !rte_eal_has_hugepages());
     if (!dp.pool)
         return make_error(fmt::format("cannot create a pool of {} mbufs: {} (lower capture.mbufs or give the EAL more memory)",
                                       cap.mbufs, rte_strerror(rte_errno)));
@@ -292,6 +297,9 @@ void dataplane_stop(Dataplane& dp) {
     if (dp.pool) rte_mempool_free(dp.pool);
     dp.pool = nullptr;
     rte_eal_cleanup();
+    // The EAL's runtime folder (/var/run/dpdk/<prefix>): ours, empty or not.
+    std::error_code ec;
+    std::filesystem::remove_all(fmt::format("/var/run/dpdk/sluice{}", getpid()), ec);
 }
 
 }  // namespace sluice

@@ -58,7 +58,8 @@ Worker::Worker(const Config& config, const WorkerSetup& setup, SnapshotPublisher
       defrag_(std::make_unique<Defragmenter>(config.defrag.max_datagrams, uint64_t{config.defrag.timeout_s} * 1000000000ull)),
       eve_(events, eve_type_mask(config.eve.types), setup.offline, setup_.in_iface),
       scratch_(new uint8_t[kScratch * kMaxBurst]),
-      held_(std::max<uint32_t>(config.capture.hold_packets, 1)) {
+      held_(std::max<uint32_t>(config.capture.hold_packets, 1)),
+      refs_(new PacketRef[kMaxBurst]) {
     refresh_snapshot();
     const auto table = detector_table();
     by_slot_.assign(table.size(), nullptr);
@@ -314,7 +315,17 @@ void Worker::emit_flow_event(const Flow& f, FlowEndReason reason) {
 }
 
 void Worker::prepare(PacketRef& r, rte_mbuf* m, uint16_t rx_index, unsigned slot) {
-    r = PacketRef{};
+    // Field by field: a whole `r = PacketRef{}` costs a zeroed temporary and a
+    // copy per packet; decode_ethernet() resets r.pkt itself.
+    r.flow = nullptr;
+    r.dir = Direction::to_server;
+    r.flow_pkt_no = 0;
+    r.verdict = Verdict::forward;
+    r.reason = DropReason::count;
+    r.inspect = false;
+    r.established = false;
+    r.reassembled = false;
+    r.held = false;
     r.mbuf = m;
     r.rx_port = setup_.rx.empty() ? m->port : setup_.rx[rx_index].port;
     r.len = rte_pktmbuf_pkt_len(m);
@@ -403,8 +414,8 @@ void Worker::apply_filter(PacketRef& r) {
     }
 }
 
-bool Worker::track(PacketRef& r) {
-    const PacketFlowInfo info = flows_->lookup(r.pkt, r.ts_ns, *this);
+bool Worker::track(PacketRef& r, const FlowTable::Probe& probe) {
+    const PacketFlowInfo info = flows_->lookup(r.pkt, probe, r.ts_ns, *this);
     if (info.blocked) return false;
     if (!info.flow) {
         counters_.inc(WorkerCounter::no_flow);
@@ -423,6 +434,14 @@ bool Worker::track(PacketRef& r) {
     r.flow = &f;
     r.dir = info.dir;
     r.flow_pkt_no = f.pkts[0] + f.pkts[1];
+    r.flow_pkts[0] = static_cast<uint32_t>(f.pkts[0]);
+    r.flow_pkts[1] = static_cast<uint32_t>(f.pkts[1]);
+    r.flow_bytes[0] = f.bytes[0];
+    r.flow_bytes[1] = f.bytes[1];
+    r.established = f.key.ip_proto == ipproto::tcp
+                        ? (f.tcp_state == TcpState::established || f.tcp_state == TcpState::fin_wait ||
+                           f.tcp_state == TcpState::closing)
+                        : (f.pkts[0] > 0 && f.pkts[1] > 0);
     if ((f.flags & flowflag::drop) && r.flow_pkt_no > f.drop_from) {
         r.verdict = std::max(r.verdict, Verdict::drop_flow);
         r.reason = DropReason::flow;
@@ -581,7 +600,7 @@ void Worker::dispose(PacketRef* refs, uint16_t n, uint16_t rx_index) {
 }
 
 void Worker::process_burst(rte_mbuf** mbufs, uint16_t n, uint16_t rx_index) {
-    PacketRef refs[kMaxBurst];
+    PacketRef* refs = refs_.get();  // reused across bursts: nothing to construct per burst
     if (snapshots_.generation() != generation_) refresh_snapshot();
     if (!setup_.offline) now_ns_ = realtime_ns();
     flows_->next_epoch();
@@ -609,6 +628,13 @@ void Worker::process_burst(rte_mbuf** mbufs, uint16_t n, uint16_t rx_index) {
         }
         for (uint16_t i = from; i < to; ++i) {
             PacketRef& r = refs[i];
+            // A flow dropped by a later packet's detection in this burst: the
+            // packets after that one go too (they were tracked before it).
+            if (r.flow && (r.flow->flags & flowflag::drop) && r.flow->drop_from && r.flow_pkt_no > r.flow->drop_from &&
+                r.verdict < Verdict::drop_flow) {
+                r.verdict = Verdict::drop_flow;
+                r.reason = DropReason::flow;
+            }
             if (r.flow && r.verdict == Verdict::reject) {
                 if (r.flow->flags & flowflag::rejected) r.verdict = Verdict::drop_flow;
                 else if (ips_) r.flow->flags |= flowflag::rejected;
@@ -617,19 +643,28 @@ void Worker::process_burst(rte_mbuf** mbufs, uint16_t n, uint16_t rx_index) {
         }
     };
 
-    uint16_t start = 0;
+    // Decode the burst and hash every flow key, prefetching its bucket; then
+    // prefetch the flows the buckets point to; then look them up. The cache
+    // misses of the burst overlap instead of following one another.
+    FlowTable::Probe probes[kMaxBurst];
     uint64_t max_ts = now_ns_;
     for (uint16_t i = 0; i < n; ++i) {
         prepare(refs[i], mbufs[i], rx_index, i);
         if (refs[i].ts_ns > max_ts) max_ts = refs[i].ts_ns;
+        if (refs[i].pkt.status == DecodeStatus::ok) flows_->probe(refs[i].pkt, probes[i]);
+    }
+    for (uint16_t i = 0; i < n; ++i)
+        if (refs[i].pkt.status == DecodeStatus::ok) flows_->prefetch_flow(probes[i]);
+    uint16_t start = 0;
+    for (uint16_t i = 0; i < n; ++i) {
         if (refs[i].pkt.status != DecodeStatus::ok) continue;
-        if (!track(refs[i])) {
+        if (!track(refs[i], probes[i])) {
             // The flow table must end a flow that earlier packets of this burst
             // still use: settle those packets first, then look up again.
             run_stages(start, i);
             start = i;
             flows_->next_epoch();
-            track(refs[i]);
+            track(refs[i], probes[i]);
         }
     }
     run_stages(start, n);
@@ -653,7 +688,7 @@ void Worker::finish() {
         if (held_count_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     flows_->next_epoch();
-    flows_->end_all(*this, FlowEndReason::shutdown);
+    flows_->end_all(*this, FlowEndReason::shutdown, now_ns_);
     // Results of work the flows' end started (files handed to the scanner).
     auto pending = [this] {
         for (const auto& d : detectors_)

@@ -163,7 +163,7 @@ private:
 
     void prepare(PacketRef& r, rte_mbuf* m, uint16_t rx_index, unsigned slot);
     // Finds and updates the packet's flow; false when the table asks for a new epoch first.
-    bool track(PacketRef& r);
+    bool track(PacketRef& r, const FlowTable::Probe& probe);
     void apply_filter(PacketRef& r);
     void handle_malformed(PacketRef& r);
     void dispose(PacketRef* refs, uint16_t n, uint16_t rx_index);
@@ -218,6 +218,7 @@ private:
     };
     std::vector<Held> held_;
     size_t held_count_ = 0;
+    std::unique_ptr<PacketRef[]> refs_;  // the burst being processed
 
     CounterSet<WorkerCounter> counters_;
     CounterSet<DropReason> drops_;

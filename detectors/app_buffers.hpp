@@ -87,6 +87,41 @@ constexpr std::string_view to_string(AppTxStage s) {
     return s == AppTxStage::headers ? "headers" : s == AppTxStage::body ? "body" : "whole";
 }
 
+// The side of an exchange a sticky buffer belongs to: 0 both, 1 request
+// (to_server), 2 response (to_client). A response transaction may carry its
+// request's fields for logging; rules only see a buffer in its own direction.
+constexpr int buffer_side(AppBuffer b) {
+    switch (b) {
+        case AppBuffer::http_uri:
+        case AppBuffer::http_raw_uri:
+        case AppBuffer::http_method:
+        case AppBuffer::http_request_line:
+        case AppBuffer::http_host:
+        case AppBuffer::http_raw_host:
+        case AppBuffer::http_user_agent:
+        case AppBuffer::http_cookie:
+        case AppBuffer::http_referer:
+        case AppBuffer::http_accept:
+        case AppBuffer::http_request_body:
+        case AppBuffer::dns_query:
+        case AppBuffer::tls_sni:
+        case AppBuffer::ja3_string:
+        case AppBuffer::ja3_hash:
+            return 1;
+        case AppBuffer::http_stat_code:
+        case AppBuffer::http_stat_msg:
+        case AppBuffer::http_response_line:
+        case AppBuffer::http_server:
+        case AppBuffer::http_location:
+        case AppBuffer::http_response_body:
+        case AppBuffer::tls_cert_subject:
+        case AppBuffer::tls_cert_issuer:
+            return 2;
+        default:
+            return 0;
+    }
+}
+
 constexpr bool is_body_buffer(AppBuffer b) {
     return b == AppBuffer::http_request_body || b == AppBuffer::http_response_body || b == AppBuffer::file_data;
 }

@@ -123,16 +123,16 @@ void SignatureDetector::on_flow_end(Flow& flow) {
     pool_.push_back(std::move(s));
 }
 
-FlowFacts SignatureDetector::facts(const Flow& flow) const {
+FlowFacts SignatureDetector::facts(const Flow& flow, const PacketRef* packet) const {
     FlowFacts f;
     f.client = flow.client_addr();
     f.server = flow.server_addr();
     f.client_port = flow.client_port();
     f.server_port = flow.server_port();
     f.ip_proto = flow.key.ip_proto;
-    f.established = flow.state == FlowState::established ||
-                    (flow.key.ip_proto != ipproto::tcp && flow.pkts[0] > 0 && flow.pkts[1] > 0) ||
-                    flow.tcp_state == TcpState::established || flow.tcp_state == TcpState::fin_wait;
+    // As of the packet being inspected (the flow itself may be further on in
+    // this burst); data flushed at flow end counts as established traffic.
+    f.established = packet ? packet->established : true;
     f.app_proto = flow.app_proto;
     return f;
 }
@@ -162,7 +162,7 @@ void SignatureDetector::on_stream_data(StreamContext& ctx, Direction dir, uint64
     alert_flow_ = &ctx.flow;
     alert_packet_ = ctx.packet;
     const uint64_t ts = ctx.packet ? ctx.packet->ts_ns : ctx.flow.last_ns;
-    apply(matcher_->inspect_stream(facts(ctx.flow), state(ctx.flow), dir, offset, data, ts, *this), ctx);
+    apply(matcher_->inspect_stream(facts(ctx.flow, ctx.packet), state(ctx.flow), dir, offset, data, ts, *this), ctx);
     alert_flow_ = nullptr;
     alert_packet_ = nullptr;
 }
@@ -185,9 +185,8 @@ void SignatureDetector::inspect(std::span<PacketRef* const> packets) {
         f.flow_known = p->flow != nullptr;
         f.dir = p->dir;
         if (p->flow) {
-            const FlowFacts ff = facts(*p->flow);
-            f.established = ff.established;
-            f.app_proto = ff.app_proto;
+            f.established = p->established;
+            f.app_proto = p->flow->app_proto;
         }
         f.payload = {p->data + d.payload_offset, d.payload_len};
         f.tcp_flags = d.tcp_flags;
@@ -214,7 +213,7 @@ void SignatureDetector::on_transaction(StreamContext& ctx, const AppTransaction&
     alert_flow_ = &ctx.flow;
     alert_packet_ = ctx.packet;
     const uint64_t ts = ctx.packet ? ctx.packet->ts_ns : ctx.flow.last_ns;
-    apply(matcher_->inspect_transaction(facts(ctx.flow), state(ctx.flow), tx, ts, *this), ctx);
+    apply(matcher_->inspect_transaction(facts(ctx.flow, ctx.packet), state(ctx.flow), tx, ts, *this), ctx);
     alert_flow_ = nullptr;
     alert_packet_ = nullptr;
 }
@@ -224,7 +223,7 @@ void SignatureDetector::on_record(StreamContext& ctx, const AppRecord& record) {
     alert_flow_ = &ctx.flow;
     alert_packet_ = ctx.packet;
     const uint64_t ts = ctx.packet ? ctx.packet->ts_ns : ctx.flow.last_ns;
-    apply(matcher_->inspect_record(facts(ctx.flow), state(ctx.flow), record, ts, *this), ctx);
+    apply(matcher_->inspect_record(facts(ctx.flow, ctx.packet), state(ctx.flow), record, ts, *this), ctx);
     alert_flow_ = nullptr;
     alert_packet_ = nullptr;
 }
@@ -273,13 +272,16 @@ void SignatureDetector::on_alert(const AlertEvent& e) {
     write_metadata(*w, rule.metadata);
     w->end_object();
     if (flow) {
+        // The flow as of the alerting packet (the flow itself may already count
+        // later packets of the same burst); the flow's end state when flushed.
         char start[32];
         format_eve_time(flow->first_ns, start);
+        const PacketRef* p = alert_packet_;
         w->begin_object("flow")
-            .kv("pkts_toserver", flow->pkts[0])
-            .kv("pkts_toclient", flow->pkts[1])
-            .kv("bytes_toserver", flow->bytes[0])
-            .kv("bytes_toclient", flow->bytes[1])
+            .kv("pkts_toserver", p ? uint64_t{p->flow_pkts[0]} : flow->pkts[0])
+            .kv("pkts_toclient", p ? uint64_t{p->flow_pkts[1]} : flow->pkts[1])
+            .kv("bytes_toserver", p ? p->flow_bytes[0] : flow->bytes[0])
+            .kv("bytes_toclient", p ? p->flow_bytes[1] : flow->bytes[1])
             .kv("start", std::string_view(start, 31))
             .end_object();
     }

@@ -41,7 +41,7 @@ public:
 private:
     void on_alert(const AlertEvent& event) override;
     SigFlowState& state(Flow& flow);
-    FlowFacts facts(const Flow& flow) const;
+    FlowFacts facts(const Flow& flow, const PacketRef* packet) const;
     void apply(SigVerdict v, StreamContext& ctx);
     void apply(SigVerdict v, PacketRef& p);
 

@@ -290,6 +290,8 @@ std::span<const uint8_t> SignatureMatcher::tx_buffer(const AppTransaction& tx, i
     ok = false;
     const auto b = static_cast<AppBuffer>(buffer);
     if (!tx.has(b)) return {};
+    const int side = buffer_side(b);
+    if (side != 0 && side != (tx.dir == Direction::to_server ? 1 : 2)) return {};
     auto data = tx.get(b);
     ok = true;
     if (!dotprefix) return data;

@@ -147,7 +147,13 @@ TEST(ConfigSchema, EveryKeyWritesItsOwnField) {
             case KeyType::boolean: value = default_text(k) == "true" ? "false" : "true"; break;
             case KeyType::integer:
             case KeyType::size:
-            case KeyType::duration: value = std::to_string(k.max == k.min ? k.max : (default_text(k) == std::to_string(k.max) ? k.min : k.max)); break;
+            case KeyType::duration: {
+                // The bound that is not the default (compared as parsed values: "2048" is "2KiB").
+                auto at_max = parse_scalar(k, std::to_string(k.max));
+                bool default_is_max = at_max.ok() && format_value(k, *at_max) == default_text(k);
+                value = std::to_string(default_is_max ? k.min : k.max);
+                break;
+            }
             case KeyType::choice: {
                 std::string_view c = k.choices;
                 auto bar = c.rfind('|');
@@ -165,6 +171,7 @@ TEST(ConfigSchema, EveryKeyWritesItsOwnField) {
         if (k.path == "capture.pcap") o.clear(), o.push_back(set("capture.pcap=x1"));
         if (k.path == "metrics.listen") o = {set("metrics.listen=198.18.0.1:1")};
         if (k.path == "malware.scanner-cpus") o = {set("malware.scanner-cpus=1,2")};
+        if (k.path == "appid.protocols-file") o = {set("appid.protocols-file=/dev/null")};  // must be readable
         auto changed = load_config_document("", o);
         ASSERT_TRUE(changed.ok()) << changed.message();
         for (const auto& other : keys) {

@@ -253,6 +253,37 @@ TEST_F(FlowTableTest, FlowIdDependsOnlyOnKeyAndStart) {
     EXPECT_LT(a.flow->flow_id, uint64_t{1} << 51);
 }
 
+TEST_F(FlowTableTest, EndAllReportsTimedOutFlowsAsTimeoutsWhereverTheySit) {
+    PacketSpec a;
+    a.proto = 17;
+    a.sport = 1;
+    PacketSpec b = a;
+    b.sport = 2;
+    feed(a, 1 * kSec);   // will be silent for 60 s: past the 30 s new-flow timeout
+    feed(b, 1 * kSec);
+    feed(b, 50 * kSec);  // active: not timed out at 60 s
+    ends.ended.clear();
+    table.end_all(ends, FlowEndReason::shutdown, 60 * kSec);
+    ASSERT_EQ(ends.ended.size(), 2u);
+    int timed_out = 0, shut_down = 0;
+    for (auto& [id, r] : ends.ended) (r == FlowEndReason::timeout ? timed_out : shut_down)++;
+    EXPECT_EQ(timed_out, 1);
+    EXPECT_EQ(shut_down, 1);
+}
+
+TEST_F(FlowTableTest, BusyFlowsAreReplacedLazilyButNeverExpireEarly) {
+    PacketSpec u;
+    u.proto = 17;
+    PacketSpec r = u;
+    std::swap(r.src, r.dst);
+    std::swap(r.sport, r.dport);
+    // An established flow seen every 100 ms for 10 minutes, then silent.
+    for (uint64_t t = 0; t <= 600; ++t) feed(t % 2 ? u : r, kSec + t * (kSec / 10));
+    const uint64_t last = kSec + 600 * (kSec / 10);
+    EXPECT_EQ(table.expire(last + 299 * kSec, 100, ends), 0u);  // 300 s established timeout not reached
+    EXPECT_EQ(table.expire(last + 301 * kSec, 100, ends), 1u);
+}
+
 TEST_F(FlowTableTest, EndAllEndsEverything) {
     for (uint16_t p = 1; p <= 8; ++p) {
         PacketSpec s = tcp(true, tcpflag::syn);

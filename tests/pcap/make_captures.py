@@ -207,6 +207,130 @@ def timeouts():
     wrpcap(os.path.join(HERE, "dataplane", "timeouts.pcap"), pkts)
 
 
+
+
+# ---- signatures: stream matching across segment boundaries ------------------
+
+PATTERN = b"EVIL-PAYLOAD-7f3a9c"
+
+
+def tcp_stream(clk, c, s, sport, dport, segments, v6=False, vlans=(), isn_c=2000, isn_s=9000, reply=b"OK"):
+    """A connection whose client sends `segments` ([(offset, bytes)] in stream
+    offsets, in the order given: reordered, overlapping or one byte at a time),
+    then the server answers and both close."""
+    L3 = IPv6 if v6 else IP
+
+    def l2(a, b):
+        e = Ether(src=a, dst=b)
+        for v in vlans:
+            e = e / Dot1Q(vlan=v)
+        return e
+
+    cs = lambda: l2(MAC_C, MAC_S) / L3(src=c, dst=s)
+    sc = lambda: l2(MAC_S, MAC_C) / L3(src=s, dst=c)
+    out = [clk.stamp(cs() / TCP(sport=sport, dport=dport, flags="S", seq=isn_c)),
+           clk.stamp(sc() / TCP(sport=dport, dport=sport, flags="SA", seq=isn_s, ack=isn_c + 1)),
+           clk.stamp(cs() / TCP(sport=sport, dport=dport, flags="A", seq=isn_c + 1, ack=isn_s + 1))]
+    total = max(off + len(data) for off, data in segments)
+    for off, data in segments:
+        out.append(clk.stamp(cs() / TCP(sport=sport, dport=dport, flags="PA", seq=isn_c + 1 + off, ack=isn_s + 1) / Raw(data)))
+    c_next = isn_c + 1 + total
+    out.append(clk.stamp(sc() / TCP(sport=dport, dport=sport, flags="PA", seq=isn_s + 1, ack=c_next) / Raw(reply)))
+    s_next = isn_s + 1 + len(reply)
+    out.append(clk.stamp(cs() / TCP(sport=sport, dport=dport, flags="FA", seq=c_next, ack=s_next)))
+    out.append(clk.stamp(sc() / TCP(sport=dport, dport=sport, flags="FA", seq=s_next, ack=c_next + 1)))
+    out.append(clk.stamp(cs() / TCP(sport=sport, dport=dport, flags="A", seq=c_next + 1, ack=s_next + 1)))
+    return out
+
+
+def chunks(data, size):
+    return [(i, data[i:i + size]) for i in range(0, len(data), size)]
+
+
+def signatures():
+    body = b"GET /x HTTP/1.1\r\nHost: plc\r\nX-Data: " + PATTERN + b"\r\n\r\n"
+    at = body.index(PATTERN)
+    d = os.path.join(HERE, "signatures")
+    os.makedirs(d, exist_ok=True)
+    # Split inside the pattern, in order.
+    clk = Clock()
+    segs = [(0, body[:at + 5]), (at + 5, body[at + 5:at + 12]), (at + 12, body[at + 12:])]
+    wrpcap(os.path.join(d, "split.pcap"), tcp_stream(clk, "198.18.0.10", "198.18.5.20", 45001, 8080, segs))
+    # The same three segments out of order.
+    clk = Clock()
+    wrpcap(os.path.join(d, "reordered.pcap"), tcp_stream(clk, "198.18.0.10", "198.18.5.20", 45002, 8080, [segs[2], segs[0], segs[1]]))
+    # One byte per segment.
+    clk = Clock()
+    wrpcap(os.path.join(d, "one_byte.pcap"), tcp_stream(clk, "198.18.0.10", "198.18.5.20", 45003, 8080, chunks(body, 1)))
+    # Overlaps, first copy wins: the pattern arrives first, a later overlapping
+    # copy with other bytes must not erase it (one alert); in a second flow the
+    # benign bytes arrive first and a later copy carrying the pattern must not
+    # match (no alert): what the receiving host keeps is what is inspected.
+    clk = Clock()
+    benign = body.replace(PATTERN, b"x" * len(PATTERN))
+    n = len(PATTERN)
+    first_evil = [(at, body[at:at + n]), (0, body[:at]), (at - 4, benign[at - 4:at + n]), (at + n, body[at + n:])]
+    first_benign = [(at, benign[at:at + n]), (0, body[:at]), (at - 4, body[at - 4:at + n]), (at + n, body[at + n:])]
+    pk = tcp_stream(clk, "198.18.0.11", "198.18.5.20", 45004, 8080, first_evil)
+    pk += tcp_stream(clk, "198.18.0.12", "198.18.5.20", 45005, 8080, first_benign)
+    wrpcap(os.path.join(d, "overlap.pcap"), pk)
+    # IPv6 and QinQ, split inside the pattern.
+    clk = Clock()
+    pk = tcp_stream(clk, "2001:db8::10", "2001:db8::20", 45006, 8080, segs, v6=True)
+    pk += tcp_stream(clk, "198.18.0.13", "198.18.5.20", 45007, 8080, segs, vlans=(100, 200))
+    wrpcap(os.path.join(d, "ipv6_vlan.pcap"), pk)
+    # Three flows; the middle one carries the pattern in its second data segment
+    # (an ips drop rule stops it there, the others must pass byte for byte).
+    clk = Clock()
+    pk = tcp_stream(clk, "198.18.0.20", "198.18.5.30", 46001, 8080, chunks(benign, 20))
+    pk += tcp_stream(clk, "198.18.0.21", "198.18.5.30", 46002, 8081, chunks(body, 40))
+    pk += tcp_stream(clk, "198.18.0.22", "198.18.5.30", 46003, 8080, chunks(benign, 30))
+    wrpcap(os.path.join(d, "ips_drop.pcap"), pk)
+
+
+# ---- the demo: what `scripts/demo.sh` runs the bundled rules on -------------
+
+def demo():
+    """A short plant-boundary capture: ordinary traffic plus one of each thing
+    the bundled rules (signatures/rules/sluice-default.rules) look for."""
+    clk = Clock()
+    pk = []
+    pk += tcp_session(clk, "198.18.0.10", "198.18.5.20", 47001, 80,
+                      b"GET /status HTTP/1.1\r\nHost: hmi.plant.test\r\nUser-Agent: Mozilla/5.0\r\n\r\n",
+                      b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    pk += tcp_session(clk, "198.18.0.66", "198.18.5.20", 47002, 80,
+                      b"GET /admin HTTP/1.1\r\nHost: hmi.plant.test\r\nUser-Agent: sluice-test/1.0\r\n\r\n",
+                      b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+    eicar = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+    pk += tcp_session(clk, "198.18.0.66", "198.18.5.21", 47003, 80,
+                      b"GET /tool.com HTTP/1.1\r\nHost: updates.example\r\n\r\n",
+                      b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: "
+                      + str(len(eicar)).encode() + b"\r\n\r\n" + eicar)
+    pk += udp_exchange(clk, "198.18.0.10", "198.18.0.53", 53010, 53,
+                       bytes(DNS(id=7, rd=1, qd=DNSQR(qname="update.sluice-test.example"))),
+                       bytes(DNS(id=7, qr=1, qd=DNSQR(qname="update.sluice-test.example"))))
+    pk += udp_exchange(clk, "198.18.0.10", "198.18.0.53", 53011, 53,
+                       bytes(DNS(id=8, rd=1, qd=DNSQR(qname="historian.plant.test"))),
+                       bytes(DNS(id=8, qr=1, qd=DNSQR(qname="historian.plant.test"))))
+    # Modbus: the HMI reads holding registers, then someone writes one.
+    pk += tcp_session(clk, "198.18.5.10", "198.18.5.20", 47004, 502,
+                      b"\x00\x01\x00\x00\x00\x06\x01\x03\x00\x00\x00\x0a",
+                      b"\x00\x01\x00\x00\x00\x17\x01\x03\x14" + b"\x00\x01" * 10)
+    pk += tcp_session(clk, "198.18.0.66", "198.18.5.20", 47005, 502,
+                      b"\x00\x02\x00\x00\x00\x06\x01\x06\x00\x10\x00\xff",
+                      b"\x00\x02\x00\x00\x00\x06\x01\x06\x00\x10\x00\xff")
+    # S7comm PLC STOP job (TPKT + COTP DT + S7 job with function 0x29).
+    s7 = bytes.fromhex("0300002102f0803201000005000010000029000000000009505f50524f4752414d")
+    pk += tcp_session(clk, "198.18.0.66", "198.18.5.30", 47006, 102, s7, bytes.fromhex("0300001302f08032030000050000020000000029"))
+    # Telnet attempt into the plant.
+    pk.append(clk.stamp(Ether(src=MAC_C, dst=MAC_S) / IP(src="198.18.0.66", dst="198.18.5.20") / TCP(sport=47007, dport=23, flags="S", seq=1)))
+    pk.append(clk.stamp(Ether(src=MAC_S, dst=MAC_C) / IP(src="198.18.5.20", dst="198.18.0.66") / TCP(sport=23, dport=47007, flags="RA", seq=0, ack=2)))
+    # A large ping.
+    pk.append(clk.stamp(Ether(src=MAC_C, dst=MAC_S) / IP(src="198.18.0.66", dst="198.18.5.20") / ICMP(type=8, id=3, seq=1) / Raw(b"A" * 1200)))
+    pk.append(clk.stamp(Ether(src=MAC_S, dst=MAC_C) / IP(src="198.18.5.20", dst="198.18.0.66") / ICMP(type=0, id=3, seq=1) / Raw(b"A" * 1200)))
+    wrpcap(os.path.join(HERE, "..", "..", "data", "demo.pcap"), pk)
+
+
 if __name__ == "__main__":
     os.makedirs(os.path.join(HERE, "dataplane"), exist_ok=True)
     mixed()
@@ -214,4 +338,6 @@ if __name__ == "__main__":
     malformed()
     filtered()
     timeouts()
-    print("captures written under", HERE)
+    signatures()
+    demo()
+    print("captures written under", HERE, "and data/demo.pcap")

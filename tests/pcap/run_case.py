@@ -6,6 +6,8 @@ A case is a JSON file next to its capture:
   {
     "description": "...",
     "pcap": "name.pcap" | "corpus:<path under SLUICE_CORPUS>",
+    "rules": ["test.rules"],              rule files (next to the case, or "corpus:...",
+                                          or "bundled:<name>" under signatures/rules)
     "args": ["--mode", "ips"],            extra command-line arguments
                                           ("{case_dir}" stands for the case's folder)
     "config": "yaml text",                optional configuration file contents
@@ -19,9 +21,11 @@ A case is a JSON file next to its capture:
       "no_events": [{...}],               none may match
       "stats": {"decoder.pkts": 38},      fields of the final stats event
       "tshark": ["packets", "tcp_flows", "udp_flows"],  equal to what tshark counts
-      "output": "identical" | {"drop_ports": [8081]} | {"count": 8}
+      "output": "identical" | {"drop_ports": [8081]} | {"count": 8} |
+                {"drop_flow_from": {"port": 8081, "packet": 5}}
                                           the written capture: the input, the input without
-                                          packets to/from those ports, or that many packets
+                                          packets to/from those ports, that many packets, or
+                                          the input without that flow's packets from the n-th on
       "stdout": ["text", ...], "stderr": ["text", ...]   substrings that must appear
     }
   }
@@ -120,6 +124,14 @@ def run(case, case_dir, binary, workers, tmp):
         with open(cfg, "w") as f:
             f.write(case["config"])
         cmd += ["--config", cfg]
+    for rf in case.get("rules", []):
+        if rf.startswith("corpus:"):
+            rf = os.path.join(os.environ.get("SLUICE_CORPUS", ""), rf[len("corpus:"):])
+        elif rf.startswith("bundled:"):
+            rf = os.path.join(os.environ.get("SLUICE_SOURCE_ROOT", ""), "signatures", "rules", rf[len("bundled:"):])
+        else:
+            rf = os.path.join(case_dir, rf)
+        cmd += ["--rules", rf]
     cmd += [a.replace("{case_dir}", case_dir) for a in case.get("args", [])]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if r.returncode != expect.get("exit", 0):
@@ -189,6 +201,16 @@ def check(case, pcap, events, out_pcap):
             if len(got) != out["count"]:
                 fail(f"written capture has {len(got)} packets, expected {out['count']}")
             want = got
+        elif "drop_flow_from" in out:
+            # The flow using that port loses its packets from the n-th on (1-based).
+            port, first = out["drop_flow_from"]["port"], out["drop_flow_from"]["packet"]
+            want, n = [], 0
+            for p in inp:
+                if port in ports_of(p):
+                    n += 1
+                    if n >= first:
+                        continue
+                want.append(p)
         else:
             drop = set(out.get("drop_ports", []))
             want = [p for p in inp if not (ports_of(p) & drop)]

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Sluice needs; idempotent (installs only what
+# is missing, so a second run does not touch the network).
+#   scripts/install-deps.sh          build and run
+#   scripts/install-deps.sh --test   also the peers the tests start (Samba,
+#                                    Prometheus, Modbus tools, tshark, ...)
+set -euo pipefail
+
+build=(
+  build-essential meson ninja-build pkg-config
+  libdpdk-dev dpdk-dev libhyperscan-dev libndpi-dev libndpi-bin
+  libclamav-dev clamav clamav-testfiles prometheus-cpp-dev
+  libyaml-cpp-dev libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
+  libpcre2-dev libpcap-dev libmagic-dev libssl-dev zlib1g-dev
+  libgtest-dev libgmock-dev
+  python3 python3-scapy python3-yaml
+)
+test=(
+  tshark tcpreplay prometheus samba smbclient python3-impacket python3-pymodbus
+  mbpoll libmodbus-dev iproute2 ethtool curl iputils-ping procps psmisc
+)
+
+want=("${build[@]}")
+[[ "${1:-}" == "--test" ]] && want+=("${test[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

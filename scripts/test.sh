@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Every test: installs what they need, builds the release tree (build/) and a
+# sanitizer tree of the libraries and unit tests (build-asan/, ASan+UBSan),
+# runs the unit, capture, fuzz and live suites, and ends with one line
+# "N passed, N failed[, N skipped]". Live tests need root (network namespaces).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test || exit 1
+jobs=$(nproc)
+
+scripts/build.sh || { echo "0 passed, 1 failed"; exit 1; }
+if [[ ! -f build-asan/build.ninja ]]; then
+  meson setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false -Dapp=false >/dev/null \
+    || { echo "0 passed, 1 failed"; exit 1; }
+fi
+ninja -C build-asan || { echo "0 passed, 1 failed"; exit 1; }
+
+status=0
+meson test -C build --no-rebuild --num-processes "$jobs" --print-errorlogs \
+  --suite unit --suite pcap --suite live || status=1
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  meson test -C build-asan --no-rebuild --num-processes "$jobs" --print-errorlogs --suite unit --suite fuzz || status=1
+
+/usr/bin/python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        failed += 1
+        continue
+    for line in lines:
+        r = json.loads(line).get("result")
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+sys.exit(1 if failed else 0)
+PY
+py=$?
+exit $(( status || py ))
