@@ -28,6 +28,15 @@ the rules are loaded into sluice and every check of the case's test.yaml must
 hold (alerts by sid and count, and the EVE fields the checks name); cases or
 rules that use keywords Sluice does not have are listed in SV_SKIPPED.
 
+Every run also checks app_proto (issue 4 part 1): each OT event names its
+protocol, each alert and fileinfo event has app_proto (fileinfo from one SMB
+capture run with the test ClamAV database), the flow event of an OT flow
+names the protocol, every TCP/UDP flow event has nDPI's app_proto_ndpi, and
+the stats event counts flows and bytes per nDPI protocol for every flow.
+
+sluice runs with a small EAL memory (`--eal ... -m 128`): the default
+reserves 512 MiB without hugepages, slow to set up on a loaded machine.
+
 Environment: SLUICE_BINARY (the binary), SLUICE_CORPUS (the shared corpus;
 without it the test is skipped, exit 77). Needs tshark (Debian's 4.0).
 """
@@ -68,6 +77,13 @@ CAPTURES = [
     ("dnp3", "zeek/traces/dnp3/dnp3_file_write.pcap", []),
     ("dnp3", "zeek/traces/dnp3/dnp3_udp_read.pcap", []),
     ("dnp3", "zeek/traces/dnp3/dnp3_udp_write.pcap", []),
+    ("dnp3", "zeek/traces/dnp3/dnp3_del_measure.pcap", []),
+    ("dnp3", "zeek/traces/dnp3/dnp3_en_spon.pcap", []),
+    ("dnp3", "zeek/traces/dnp3/dnp3_rec_time.pcap", []),
+    ("dnp3", "zeek/traces/dnp3/dnp3_file_del.pcap", []),
+    ("dnp3", "zeek/traces/dnp3/dnp3_udp_select_operate.pcap", []),
+    ("dnp3", "zeek/traces/dnp3/dnp3_udp_en_spon.pcap", []),
+    ("dnp3", "zeek/traces/dnp3/dnp3_write.pcap", []),
     ("enip", "iti-ics/pcaps/EthernetIP/enip_test.pcap", []),
     ("enip", "iti-ics/pcaps/EthernetIP/cip-multiple-1.pcap", []),
     ("enip", "iti-ics/pcaps/EthernetIP/cip_start_plc.pcap", []),
@@ -87,6 +103,13 @@ ZEEK = {
     "zeek/traces/dnp3/dnp3_file_write.pcap": "zeek/baseline/scripts.base.protocols.dnp3.dnp3_file_write/dnp3.log",
     "zeek/traces/dnp3/dnp3_udp_read.pcap": "zeek/baseline/scripts.base.protocols.dnp3.dnp3_udp_read/dnp3.log",
     "zeek/traces/dnp3/dnp3_udp_write.pcap": "zeek/baseline/scripts.base.protocols.dnp3.dnp3_udp_write/dnp3.log",
+    "zeek/traces/dnp3/dnp3_del_measure.pcap": "zeek/baseline/scripts.base.protocols.dnp3.dnp3_del_measure/dnp3.log",
+    "zeek/traces/dnp3/dnp3_en_spon.pcap": "zeek/baseline/scripts.base.protocols.dnp3.dnp3_en_spon/dnp3.log",
+    "zeek/traces/dnp3/dnp3_rec_time.pcap": "zeek/baseline/scripts.base.protocols.dnp3.dnp3_rec_time/dnp3.log",
+    "zeek/traces/dnp3/dnp3_file_del.pcap": "zeek/baseline/scripts.base.protocols.dnp3.dnp3_file_del/dnp3.log",
+    "zeek/traces/dnp3/dnp3_udp_select_operate.pcap": "zeek/baseline/scripts.base.protocols.dnp3.dnp3_udp_select_operate/dnp3.log",
+    "zeek/traces/dnp3/dnp3_udp_en_spon.pcap": "zeek/baseline/scripts.base.protocols.dnp3.dnp3_udp_en_spon/dnp3.log",
+    "zeek/traces/dnp3/dnp3_write.pcap": "zeek/baseline/scripts.base.protocols.dnp3.dnp3_write/dnp3.log",
 }
 
 # suricata-verify cases whose rules and checks run here.
@@ -178,7 +201,7 @@ def skip(msg):
 _run_ids = itertools.count()
 
 
-def sluice(binary, pcap, tmp, rules=(), sets=()):
+def sluice(binary, pcap, tmp, rules=(), sets=(), extra=()):
     """Runs sluice over a capture; returns its EVE events. A small EAL memory
     (the default reserves 512 MiB, slow to set up on a loaded machine)."""
     n = next(_run_ids)
@@ -192,6 +215,7 @@ def sluice(binary, pcap, tmp, rules=(), sets=()):
         cmd += ["--rules", r]
     for s in sets:
         cmd += ["--set", s]
+    cmd += list(extra)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         fail(f"exit {r.returncode}: {' '.join(cmd)}\n{r.stdout}\n{r.stderr}")
@@ -512,6 +536,43 @@ def sluice_zeek_counts(proto, events):
     return counts
 
 
+# ---- app_proto in every event type (issue 4 part 1) -----------------------------
+
+OT_TYPES = ("modbus", "s7comm", "dnp3", "iec104", "enip")
+SMB_CAPTURE = "suricata-verify/tests/smb2-01/smb2-peter.pcap"  # fileinfo events (files carved from SMB)
+
+
+def check_app_proto(label, events, problems):
+    """Events about a classified flow carry app_proto: every alert, fileinfo
+    and OT event; the flow event of a flow with OT events names that protocol;
+    every TCP/UDP flow event has nDPI's label; the stats event counts flows
+    and bytes per nDPI protocol."""
+    ot_flows = {}
+    for e in events:
+        t = e["event_type"]
+        if t in OT_TYPES:
+            ot_flows[e["flow_id"]] = t
+            if e.get("app_proto") != t:
+                problems.append(f"{label}: {t} event with app_proto {e.get('app_proto')!r}")
+        elif t in ("alert", "fileinfo") and "app_proto" not in e:
+            problems.append(f"{label}: {t} event without app_proto: {json.dumps(e)[:200]}")
+    for e in events:
+        if e["event_type"] != "flow":
+            continue
+        want = ot_flows.get(e["flow_id"])
+        if want and e.get("app_proto") != want:
+            problems.append(f"{label}: flow event of a {want} flow has app_proto {e.get('app_proto')!r}")
+        if e["proto"] in ("TCP", "UDP") and "app_proto_ndpi" not in e:
+            problems.append(f"{label}: flow event without app_proto_ndpi: {json.dumps(e)[:200]}")
+    stats = [e for e in events if e["event_type"] == "stats"]
+    protos = stats[-1]["stats"].get("appid", {}).get("protocols", {}) if stats else {}
+    flows = sum(1 for e in events if e["event_type"] == "flow")
+    if flows and sum(p.get("flows", 0) for p in protos.values()) != flows:
+        problems.append(f"{label}: stats appid.protocols counts {protos}, but {flows} flow events")
+    if flows and not all("bytes" in p for p in protos.values()):
+        problems.append(f"{label}: stats appid.protocols without bytes: {protos}")
+
+
 # ---- comparison ------------------------------------------------------------------
 
 def compare(name, ours, theirs, other, problems, used):
@@ -561,6 +622,7 @@ def sv_case(binary, corpus, case, tmp, problems):
         next(os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith(".pcap"))
     rules = [os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith(".rules")]
     events = sluice(binary, pcap, tmp, rules=rules)
+    check_app_proto(case, events, problems)
     # Filters that name a Suricata version are alternatives for the same match:
     # one of them must hold.
     plain, versioned = [], collections.defaultdict(list)
@@ -615,6 +677,7 @@ def main():
     if not shutil.which("tshark"):
         skip("tshark is not installed")
     problems, used = [], set()
+    only = os.environ.get("CONFORMANCE_ONLY", "")  # a protocol or part of a path, for debugging
     with tempfile.TemporaryDirectory(prefix="sluice-otconf-") as tmp:
         def one(item):
             proto, rel, decode_as = item
@@ -624,7 +687,6 @@ def main():
             flt, from_tshark, _ = PROTOCOLS[proto]
             return item, tshark(pcap, decode_as, flt), sluice(binary, pcap, tmp)
 
-        only = os.environ.get("CONFORMANCE_ONLY", "")  # a protocol or part of a path, for debugging
         with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
             results = list(pool.map(one, [c for c in CAPTURES if only in c[1] or only == c[0]]))
         for (proto, rel, _), frames, events in results:
@@ -647,10 +709,21 @@ def main():
                 zeek = zeek_counts(proto, os.path.join(corpus, ZEEK[rel]))
                 compare(rel + " [zeek]", sluice_zeek_counts(proto, events), zeek, "zeek", problems, used)
                 line += f"; zeek: {sum(zeek.values())} PDUs"
+            check_app_proto(rel, events, problems)
             print(("ok: " if len(problems) == before else "MISMATCH: ") + line)
-        for case in (c for c in SV_CASES if only in c):
-            sv_case(binary, corpus, case, tmp, problems)
-    stale = set(EXCEPTIONS) - used
+        with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+            list(pool.map(lambda c: sv_case(binary, corpus, c, tmp, problems), [c for c in SV_CASES if only in c]))
+        if not only:
+            db = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "smb", "clamav-db")
+            events = sluice(binary, os.path.join(corpus, SMB_CAPTURE), tmp,
+                            sets=["eve.types=fileinfo,smb,alert,flow,stats"], extra=["--clamav-db", db])
+            before = len(problems)
+            if not any(e["event_type"] == "fileinfo" for e in events):
+                problems.append(f"{SMB_CAPTURE}: no fileinfo event")
+            check_app_proto(SMB_CAPTURE, events, problems)
+            if len(problems) == before:
+                print(f"ok: {SMB_CAPTURE}: app_proto in every smb, fileinfo and flow event")
+    stale = set(EXCEPTIONS) - used if not only else set()
     for k in sorted(stale):
         problems.append(f"listed exception no longer occurs: {k}")
     for case, why in SV_SKIPPED.items():
