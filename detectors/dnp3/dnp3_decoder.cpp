@@ -108,7 +108,7 @@ std::string_view dnp3_iin_name(uint16_t bit) {
 }
 
 std::string_view dnp3_function_name(uint8_t fc) {
-    constexpr std::string_view names[] = {
+    static constexpr std::string_view names[] = {
         "confirm",           "read",          "write",              "select",           "operate",
         "direct_operate",    "direct_operate_nr", "immed_freeze",   "immed_freeze_nr",  "freeze_clear",
         "freeze_clear_nr",   "freeze_at_time", "freeze_at_time_nr", "cold_restart",     "warm_restart",

@@ -36,7 +36,7 @@ uint8_t raw_category(uint8_t id) {
 }  // namespace
 
 std::string_view modbus_function_suricata_name(uint8_t f) {
-    constexpr std::string_view names[] = {
+    static constexpr std::string_view names[] = {
         "Unknown",          "RdCoils",          "RdDiscreteInputs", "RdHoldRegs",       "RdInputRegs",
         "WrSingleCoil",     "WrSingleReg",      "RdExcStatus",      "Diagnostic",       "Program484",
         "Poll484",          "GetCommEventCtr",  "GetCommEventLog",  "ProgramController", "PollController",
@@ -50,7 +50,7 @@ std::string_view modbus_function_suricata_name(uint8_t f) {
 }
 
 std::string_view modbus_function_name(uint8_t f) {
-    constexpr std::string_view names[] = {
+    static constexpr std::string_view names[] = {
         "invalid_function",        "read_coils",               "read_discrete_inputs",
         "read_holding_registers",  "read_input_registers",     "write_single_coil",
         "write_single_register",   "read_exception_status",    "diagnostics",

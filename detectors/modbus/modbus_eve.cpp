@@ -35,7 +35,7 @@ constexpr std::array<std::string_view, 5> kErrorNames = {"DATA_VALUE", "DATA_LEN
                                                          "PROTO_ID"};
 
 std::string_view diagnostic_name(uint16_t sub) {
-    constexpr std::string_view names[] = {
+    static constexpr std::string_view names[] = {
         "RetQueryData",      "RestartCommOpt",       "RetDiagReg",        "ChangeInputDelimiter",
         "ForceListenOnlyMode", "Reserved",           "Reserved",          "Reserved",
         "Reserved",          "Reserved",             "ClearCtrDiagReg",   "RetBusMsgCount",

@@ -124,7 +124,7 @@ void decoder_stats(std::span<const Detector* const> instances, const CounterSet<
 }  // namespace
 
 std::string_view to_string(OtProto p) {
-    constexpr std::string_view names[] = {"modbus", "s7comm", "dnp3", "iec104", "enip"};
+    static constexpr std::string_view names[] = {"modbus", "s7comm", "dnp3", "iec104", "enip"};
     return p < OtProto::count ? names[idx(p)] : "unknown";
 }
 

@@ -33,7 +33,7 @@ void parse_filename(S7commRecord& rec) {
     const auto f = rec.filename;
     if (f.size() < 9 || f[0] != '_') return;
     const std::string_view type = as_chars(f.subspan(1, 2));
-    constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
+    static constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
         {"08", "OB"}, {"0A", "DB"}, {"0B", "SDB"}, {"0C", "FC"}, {"0D", "SFC"}, {"0E", "FB"}, {"0F", "SFB"}};
     std::string_view name = type;
     for (const auto& [code, n] : kTypes)
