@@ -51,6 +51,9 @@ size_t utf8_sequence(std::string_view s, size_t i) {
     return n;
 }
 
+// Bytes written as they are: printable ASCII other than '"' and '\\'.
+constexpr bool plain_ascii(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }
+
 }  // namespace
 
 void JsonWriter::string(std::string_view s) {
@@ -58,30 +61,40 @@ void JsonWriter::string(std::string_view s) {
     put('"');
     size_t i = 0;
     while (i < s.size() && !overflow_) {
+        // A run of bytes copied verbatim (plain ASCII and valid UTF-8
+        // sequences) goes out with one copy.
+        size_t run = i;
+        while (run < s.size()) {
+            const auto c = static_cast<unsigned char>(s[run]);
+            if (plain_ascii(c)) {
+                ++run;
+                continue;
+            }
+            if (c < 0x80) break;
+            const size_t n = utf8_sequence(s, run);
+            if (n == 0) break;
+            run += n;
+        }
+        if (run > i) {
+            put(s.substr(i, run - i));
+            i = run;
+            if (i == s.size()) break;
+        }
         const auto c = static_cast<unsigned char>(s[i]);
         switch (c) {
-            case '"': put("\\\""); ++i; continue;
-            case '\\': put("\\\\"); ++i; continue;
-            case '\n': put("\\n"); ++i; continue;
-            case '\r': put("\\r"); ++i; continue;
-            case '\t': put("\\t"); ++i; continue;
-            default: break;
+            case '"': put("\\\""); break;
+            case '\\': put("\\\\"); break;
+            case '\n': put("\\n"); break;
+            case '\r': put("\\r"); break;
+            case '\t': put("\\t"); break;
+            default: {
+                // Control characters, DEL and bytes that are not valid UTF-8.
+                const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+                put(std::string_view(esc, 6));
+                break;
+            }
         }
-        if (c < 0x20 || c == 0x7f) {
-            const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-            put(std::string_view(esc, 6));
-            ++i;
-            continue;
-        }
-        const size_t n = utf8_sequence(s, i);
-        if (n == 0) {
-            const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-            put(std::string_view(esc, 6));
-            ++i;
-            continue;
-        }
-        put(s.substr(i, n));
-        i += n;
+        ++i;
     }
     put('"');
 }

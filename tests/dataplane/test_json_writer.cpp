@@ -37,5 +37,23 @@ TEST(JsonWriter, OverflowIsReportedNotTruncatedSilently) {
     EXPECT_LE(w.size(), sizeof buf);
 }
 
+
+// Runs of plain characters are copied at once: the output must be exactly the
+// byte-by-byte escaping, whatever mix of runs, escapes and UTF-8 the string holds.
+TEST(JsonWriter, EscapesExactlyAroundRunsOfPlainBytes) {
+    char buf[512];
+    JsonWriter w(buf, sizeof buf);
+    const std::string s = std::string("ab\"cd\\\n") + "\x01" + "x\xc3\xa9y" + "\xff" + "\xe2\x82" + "z\t\x7f" + "tail";
+    w.begin_object().kv("k", s).kv("", "").kv("q", "\"").end_object();
+    EXPECT_EQ(w.view(), "{\"k\":\"ab\\\"cd\\\\\\n\\u0001x\xc3\xa9y\\u00ff\\u00e2\\u0082z\\t\\u007ftail\",\"\":\"\",\"q\":\"\\\"\"}");
+    EXPECT_FALSE(w.overflowed());
+    // A long run that does not fit: overflow, never a cut event past the buffer.
+    char small[16];
+    JsonWriter o(small, sizeof small);
+    o.begin_object().kv("k", std::string(64, 'a')).end_object();
+    EXPECT_TRUE(o.overflowed());
+    EXPECT_LE(o.size(), sizeof small);
+}
+
 }  // namespace
 }  // namespace sluice
