@@ -219,6 +219,8 @@ void SmbDetector::on_file_finished(FileInfo& info) {
     EveEmitter& eve = services_.eve();
     if (!scanner_) {
         emit_fileinfo_event(eve, rec, FileScanStatus{});
+        // The content is not needed any more: its buffer carves the next file.
+        smb_.files().recycle(info.file.content.take_memory());
         return;
     }
     FileScanStatus status;
@@ -233,6 +235,7 @@ void SmbDetector::on_file_finished(FileInfo& info) {
         counters_.inc(FilesCounter::not_scanned_truncated);
         status.not_scanned = "truncated";
         emit_fileinfo_event(eve, rec, status);
+        smb_.files().recycle(info.file.content.take_memory());
         return;
     }
 
@@ -297,7 +300,8 @@ void SmbDetector::on_file_finished(FileInfo& info) {
         } else {
             counters_.inc(FilesCounter::overload_fail_open);
         }
-        return;  // the job (and its content) is freed here
+        if (job) smb_.files().recycle(std::move(job->bytes));
+        return;  // the job is freed here
     }
     counters_.inc(FilesCounter::submitted);
     PendingFile* pf = pending_.find(cookie);

@@ -153,6 +153,40 @@ FileStore::~FileStore() {
     if (sha256_) EVP_MD_free(sha256_);
 }
 
+void FileStore::recycle(FileBuffer&& buf) {
+    FileBuffer b = std::move(buf);
+    const size_t cap = b.capacity();
+    if (cap < kPoolMinBytes || cap > cfg_.memory_per_file) return;  // freed here
+    b.clear();
+    if (pool_.size() < kPoolBuffers) {
+        if (pool_.capacity() < kPoolBuffers) pool_.reserve(kPoolBuffers);
+        pool_.push_back(std::move(b));
+        return;
+    }
+    // Full: keep the larger buffers.
+    auto smallest = std::min_element(pool_.begin(), pool_.end(),
+                                     [](const FileBuffer& x, const FileBuffer& y) { return x.capacity() < y.capacity(); });
+    if (smallest->capacity() < cap) smallest->swap(b);
+}
+
+FileBuffer FileStore::take_buffer(uint64_t n) {
+    // The smallest pooled buffer that is large enough.
+    auto best = pool_.end();
+    for (auto it = pool_.begin(); it != pool_.end(); ++it)
+        if (it->capacity() >= n && (best == pool_.end() || it->capacity() < best->capacity())) best = it;
+    if (best == pool_.end()) return {};
+    FileBuffer out = std::move(*best);
+    if (best != pool_.end() - 1) *best = std::move(pool_.back());
+    pool_.pop_back();
+    return out;
+}
+
+uint64_t FileStore::pool_bytes() const {
+    uint64_t n = 0;
+    for (const FileBuffer& b : pool_) n += b.capacity();
+    return n;
+}
+
 void FileStore::set_config(FileStoreConfig cfg) {
     const bool want_magic = cfg.magic;
     cfg_ = std::move(cfg);
@@ -191,6 +225,7 @@ FileAssembler::FileAssembler(FileStore& store, uint64_t size_hint) : store_(stor
     // A known size (a download's end of file) sizes the buffer once.
     const uint64_t want = std::min(size_hint, store_.cfg_.memory_per_file);
     if (want > 0 && store_.reserve_memory(want)) {
+        mem_ = store_.take_buffer(want);
         mem_.reserve(want);
         mem_accounted_ = want;
     }
@@ -320,6 +355,16 @@ bool FileAssembler::grow_memory(uint64_t need) {
         return false;
     }
     if (cap > mem_accounted_) mem_accounted_ = cap;
+    if (cap > mem_.capacity()) {
+        // Move to a pooled buffer (pages already mapped) when one is large enough.
+        FileBuffer pooled = store_.take_buffer(cap);
+        if (pooled.capacity() >= cap) {
+            pooled.resize(mem_.size());
+            if (!mem_.empty()) std::memcpy(pooled.data(), mem_.data(), mem_.size());
+            mem_.swap(pooled);
+            store_.recycle(std::move(pooled));
+        }
+    }
     mem_.reserve(cap);
     return true;
 }
@@ -348,7 +393,8 @@ bool FileAssembler::spill() {
     }
     c.inc(FileCounter::spilled_files);
     c.inc(FileCounter::spilled_bytes, kept_end_);
-    FileBuffer().swap(mem_);
+    store_.recycle(std::move(mem_));
+    mem_.clear();
     store_.release_memory(mem_accounted_);
     mem_accounted_ = 0;
     return true;
@@ -359,7 +405,8 @@ bool FileAssembler::spill() {
 void FileAssembler::drop_content() {
     if (mem_accounted_) store_.release_memory(mem_accounted_);
     mem_accounted_ = 0;
-    FileBuffer().swap(mem_);
+    store_.recycle(std::move(mem_));
+    mem_.clear();
     if (fd_ >= 0) {
         ::close(fd_);
         fd_ = -1;

@@ -12,7 +12,16 @@
 //
 // FileStore: the per-worker context every assembler of that worker draws on
 // (memory and spill budgets, spill directory, libmagic cookie, SHA-256 algorithm,
-// scratch buffer, counters, file ids).
+// scratch buffer, counters, file ids, and a small pool of freed content buffers).
+// Buffer pool: a finished file's buffer given back with recycle() (the worker
+// does so once it has logged a file it does not hand to a scanner), or an
+// unfinished assembler's, is kept (at most kPoolBuffers, each at least
+// kPoolMinBytes) and handed to the next assembler that needs room, so carving
+// writes into pages already mapped instead of allocating and first-touching
+// fresh ones per file. The budget (memory_total) counts the bytes a file
+// reserved, as without the pool; the pool itself holds at most
+// kPoolBuffers x memory_per_file more (16 MiB with the defaults), freed with
+// the store (or by trim_pool()).
 //
 // Ownership: the worker owns its FileStore; a FileAssembler belongs to the flow
 // that carves the file and must not outlive the store. finish() hands the content
@@ -148,6 +157,15 @@ public:
     CounterSet<FileCounter>& counters() { return counters_; }
     bool magic_available() const { return magic_ && magic_->available(); }
 
+    // Gives a finished file's buffer back for reuse (kept if the pool has room
+    // and it is large enough, freed otherwise). Its content is not read again.
+    void recycle(FileBuffer&& buf);
+    static constexpr size_t kPoolBuffers = 4;
+    static constexpr size_t kPoolMinBytes = 64 * 1024;
+    size_t pool_buffers() const { return pool_.size(); }
+    uint64_t pool_bytes() const;
+    void trim_pool() { pool_.clear(); }
+
 private:
     friend class FileAssembler;
     bool reserve_memory(uint64_t n);
@@ -155,6 +173,8 @@ private:
     bool reserve_spill(uint64_t n);
     void release_spill(uint64_t n) { spill_used_ -= n; }
     uint64_t next_uid() { return ++last_uid_; }
+    // A pooled buffer with capacity >= n (empty, size 0), or an empty vector.
+    FileBuffer take_buffer(uint64_t n);
     // Creates a spill file; returns its fd (or -1) and sets *path.
     int create_spill_file(std::string* path);
 
@@ -166,6 +186,7 @@ private:
     evp_md_st* sha256_ = nullptr;
     std::unique_ptr<FileMagic> magic_;  // only when cfg.magic
     std::vector<uint8_t> scratch_;  // pre-sized read buffer for spill re-reads
+    std::vector<FileBuffer> pool_;  // freed content buffers, at most kPoolBuffers
 };
 
 class FileAssembler {

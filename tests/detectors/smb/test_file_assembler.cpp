@@ -1,7 +1,7 @@
 // FileAssembler / FileStore: in-order, reverse and overlapping writes (first
 // data wins), holes, spilling to disk with the same SHA-256 as in memory, the
 // per-file, global, spill and size caps, range caps, libmagic, ownership of the
-// content handed to the caller.
+// content handed to the caller, reuse of recycled buffers (the buffer pool).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -386,6 +386,71 @@ TEST_F(FileAssemblerTest, EmptyFileIsCompleteWithTheEmptyHash) {
     EXPECT_EQ(f.state, FileState::complete);
     EXPECT_EQ(f.size, 0u);
     EXPECT_EQ(hex(f), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+// A recycled buffer carves the next file: no fresh allocation, and nothing of the
+// previous file's bytes shows through (holes still read as zero).
+TEST_F(FileAssemblerTest, RecycledBufferIsReusedAndHolesStayZero) {
+    FileStore store(cfg);
+    const Bytes first = pattern(300000, 3);
+    FileAssembler a(store);
+    a.write(0, first);
+    AssembledFile fa = a.finish(first.size());
+    ASSERT_EQ(fa.content.kind(), FileContent::Kind::memory);
+    FileBuffer buf = fa.content.take_memory();
+    const uint8_t* p = buf.data();
+    store.recycle(std::move(buf));
+    EXPECT_EQ(store.pool_buffers(), 1u);
+    EXPECT_GE(store.pool_bytes(), first.size());
+
+    // An upload (no size hint) with a hole at its start: the pooled buffer is taken.
+    const Bytes second = pattern(5000, 4);
+    FileAssembler b(store);
+    b.write(1000, second);
+    EXPECT_EQ(store.pool_buffers(), 0u);
+    EXPECT_EQ(store.memory_used(), b.memory_held()) << "the budget counts what the file reserved, not the pooled capacity";
+    AssembledFile fb = b.finish(0);
+    EXPECT_EQ(fb.state, FileState::truncated);
+    std::vector<uint8_t> want(1000, 0);
+    want.insert(want.end(), second.begin(), second.end());
+    EXPECT_EQ(content_of(fb), want);
+    EXPECT_EQ(fb.content.memory().data(), p) << "the pooled buffer was reused";
+    EXPECT_EQ(store.memory_used(), 0u);
+
+    // A download with a known size takes it too, and hashes right.
+    store.recycle(fb.content.take_memory());
+    FileAssembler c(store, 2000);
+    const Bytes third = pattern(2000, 5);
+    c.write(0, third);
+    AssembledFile fc = c.finish(2000);
+    EXPECT_EQ(fc.state, FileState::complete);
+    EXPECT_EQ(hex(fc), sha256_hex_of(third));
+    EXPECT_EQ(fc.content.memory().data(), p);
+}
+
+TEST_F(FileAssemblerTest, PoolIsBounded) {
+    cfg.memory_per_file = 1 << 20;
+    FileStore store(cfg);
+    for (size_t i = 0; i < FileStore::kPoolBuffers + 3; ++i) {
+        FileBuffer b;
+        b.reserve(FileStore::kPoolMinBytes + i * 4096);
+        store.recycle(std::move(b));
+    }
+    EXPECT_EQ(store.pool_buffers(), FileStore::kPoolBuffers);
+    EXPECT_LE(store.pool_bytes(), FileStore::kPoolBuffers * cfg.memory_per_file);
+    // Too small or larger than a file may hold: freed, not pooled.
+    FileStore other(cfg);
+    FileBuffer tiny;
+    tiny.reserve(1024);
+    other.recycle(std::move(tiny));
+    FileBuffer huge;
+    huge.reserve(cfg.memory_per_file * 2);
+    other.recycle(std::move(huge));
+    EXPECT_EQ(other.pool_buffers(), 0u);
+    other.recycle(FileBuffer{});
+    EXPECT_EQ(other.pool_buffers(), 0u);
+    store.trim_pool();
+    EXPECT_EQ(store.pool_bytes(), 0u);
 }
 
 }  // namespace
