@@ -97,7 +97,11 @@ size_t build_rst(const uint8_t* frame, const DecodedPacket& p, std::span<uint8_t
         ack = p.tcp_seq + consumed;
         flags = tcpflag::rst | tcpflag::ack;
     } else {
-        seq = p.tcp_seq + consumed;
+        // The rejected packet is dropped, so the receiver still expects its
+        // first byte: a RST must carry exactly that sequence number (RFC 5961
+        // 3.2: Linux answers any other in-window RST with a challenge ACK and
+        // keeps the connection open).
+        seq = p.tcp_seq;
         ack = p.tcp_ack;
         flags = tcpflag::rst | ((p.tcp_flags & tcpflag::ack) ? tcpflag::ack : 0);
     }

@@ -70,7 +70,10 @@ TEST(Reject, TcpResetsBothWays) {
         ASSERT_GT(n, 0u);
         r = check(out, n);
         EXPECT_EQ(r.src, p.src);
-        EXPECT_EQ(r.tcp_seq, 1004u);
+        // The rejected packet never reaches the receiver: its RST starts where
+        // that packet started, the only sequence number a receiver accepts.
+        EXPECT_EQ(r.tcp_seq, 1000u);
+        EXPECT_EQ(r.tcp_ack, 5000u);
         EXPECT_TRUE(r.tcp_flags & tcpflag::rst);
     }
 }
