@@ -601,4 +601,20 @@ void ModbusDecoder::emit(Direction dir, ModbusRecord& rec, AppRecordSink& sink) 
     sink.on_record(out);
 }
 
+void ModbusDecoder::flush_unanswered(AppRecordSink& sink) {
+    for (;;) {
+        Pending* oldest = nullptr;
+        for (auto& p : pending_)
+            if (p.used && (oldest == nullptr || p.seq - oldest->seq > 0x80000000u)) oldest = &p;
+        if (oldest == nullptr) return;
+        oldest->used = false;
+        ModbusRecord rec;
+        rec.tx_id = oldest->tx_id;
+        static_cast<ModbusFields&>(rec.message) = oldest->request;
+        rec.is_request = true;
+        rec.unanswered = true;
+        emit(request_dir_, rec, sink);
+    }
+}
+
 }  // namespace sluice

@@ -144,10 +144,11 @@ struct ModbusMessage : ModbusFields {
 
 // The record behind AppRecord::data for proto modbus.
 struct ModbusRecord {
-    uint64_t tx_id = 0;        // per flow; a response shares its request's id
+    uint64_t tx_id = 0;        // per flow, from 1; a response shares its request's id
     ModbusMessage message;     // the message this record is about
     bool is_request = true;
     bool has_request = false;  // response paired with its request (request below, data empty)
+    bool unanswered = false;   // a request still without a response when the flow ended (flush_unanswered)
     ModbusMessage request;
 };
 
@@ -187,6 +188,12 @@ public:
     // True once the flow's first frame proved it is not Modbus: the decoder
     // ignores the flow from then on and the worker may drop it.
     bool rejected() const { return verdict_ == Verdict::not_modbus; }
+    // At the end of the flow: one record per request still waiting for its
+    // response, oldest first, marked `unanswered` (its data left out), so it
+    // can be logged as Suricata logs a request-only transaction. The request's
+    // own record was reported when it arrived; these are for logging only.
+    // Empties the pending table.
+    void flush_unanswered(AppRecordSink& sink);
 
 private:
     struct Framer {
@@ -220,7 +227,7 @@ private:
     Verdict verdict_ = Verdict::probing;
     Framer framer_[2];
     std::array<Pending, ModbusConfig::kMaxPending> pending_{};
-    uint64_t next_tx_ = 0;
+    uint64_t next_tx_ = 1;  // Suricata numbers a flow's transactions from 1
     uint32_t next_seq_ = 0;
 };
 

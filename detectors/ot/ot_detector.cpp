@@ -174,8 +174,9 @@ bool ot_record_logged(const AppRecord& record) {
     if (!record.data) return false;
     switch (record.proto) {
         case AppProto::modbus:
-            // One event per transaction: the response carries its request.
-            return !record.op.is_request;
+            // One event per transaction: the response carries its request;
+            // a request never answered is logged alone at the end of the flow.
+            return !record.op.is_request || static_cast<const ModbusRecord*>(record.data)->unanswered;
         case AppProto::s7comm:
             return static_cast<const S7commRecord*>(record.data)->item_index <= 0;
         case AppProto::enip:
@@ -309,7 +310,34 @@ void OtDetector::inspect(std::span<PacketRef* const> packets) {
     }
 }
 
-void OtDetector::on_flow_end(Flow& flow) { release(flow); }
+namespace {
+
+// Logs records found at the end of a flow (Modbus requests never answered):
+// EVE only, since rules and the OT policy saw each request when it came.
+class EndOfFlowLog final : public AppRecordSink {
+public:
+    EndOfFlowLog(OtDetector& d, Flow& f, OtFlow& o) : d_(d), f_(f), o_(o) {}
+    void on_record(const AppRecord& record) override { d_.log_eve(f_, o_, record, f_.last_ns); }
+
+private:
+    OtDetector& d_;
+    Flow& f_;
+    OtFlow& o_;
+};
+
+}  // namespace
+
+void OtDetector::on_flow_end(Flow& flow) {
+    void* s = flow.detector_state[slot_];
+    if (s && s != rejected_marker()) {
+        OtFlow* o = static_cast<OtFlow*>(s);
+        if (auto* m = std::get_if<ModbusDecoder>(&o->decoder)) {
+            EndOfFlowLog log(*this, flow, *o);
+            m->flush_unanswered(log);
+        }
+    }
+    release(flow);
+}
 
 void OtDetector::on_record(const AppRecord& record) {
     if (!current_ || !current_flow_) return;
@@ -330,12 +358,15 @@ void OtDetector::on_record(const AppRecord& record) {
     if (record.op.access < OtAccess::count) by_access_[idx(o.proto)][static_cast<size_t>(record.op.access)].add(1);
 
     services_.publish(ctx, record);
+    log_eve(f, o, record, ctx.packet ? ctx.packet->ts_ns : f.last_ns);
+}
 
+void OtDetector::log_eve(Flow& f, OtFlow& o, const AppRecord& record, uint64_t ts) {
     if (!record.write_eve || !ot_record_logged(record)) return;
+    auto& fc = flow_counters_[idx(o.proto)];
     const EveType type = eve_type_of(record.proto);
     EveEmitter& eve = services_.eve();
     if (type == EveType::count || !eve.enabled(type)) return;
-    const uint64_t ts = ctx.packet ? ctx.packet->ts_ns : f.last_ns;
     const EveEndpoints ep = flow_endpoints(f);
     JsonWriter* w = eve.begin(type, ts, f.flow_id, &ep, f.app_proto);
     if (!w) return;

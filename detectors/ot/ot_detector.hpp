@@ -122,6 +122,10 @@ public:
     static void metrics(std::span<const Detector* const> instances, MetricSamples& out);
     static void write_stats(std::span<const Detector* const> instances, JsonWriter& w);
 
+    // Writes the record's EVE event when its type is on and the record is
+    // one that is logged (ot_record_logged); `ts` stamps the event.
+    void log_eve(Flow& f, OtFlow& o, const AppRecord& record, uint64_t ts);
+
 private:
     void on_record(const AppRecord& record) override;
     OtFlow* decoder_for(Flow& flow);

@@ -40,11 +40,14 @@ class MetricsDocumented(unittest.TestCase):
                     time.sleep(0.2)
                     try:
                         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
-                        if "sluice_worker_packets_total" in text:
+                        # Detectors' families come with the first detection
+                        # snapshot, after the workers' own: wait for them too.
+                        if "sluice_worker_packets_total" in text and "sluice_appid_events_total" in text:
                             break
                     except OSError:
                         pass
                 self.assertIn("sluice_worker_packets_total", text, "no metrics served")
+                self.assertIn("sluice_appid_events_total", text, "no detector metrics served")
             finally:
                 p.terminate()
                 out, err = p.communicate(timeout=60)

@@ -143,6 +143,50 @@ TEST(ModbusDecoder, ReadHoldingRegistersRequestAndResponse) {
     EXPECT_EQ(malformed_total(ctx), 0u);
 }
 
+// Found by the capture conformance (tests/pcap/ot/conformance.py): requests
+// that never got a response (MEI requests in suricata-verify's modbus case,
+// unknown functions in Zeek's fuzz-72) had no EVE event, while tshark, Zeek
+// and Suricata report them. At the end of the flow they come back, oldest
+// first, marked unanswered; transaction ids count from 1 as Suricata's do.
+TEST(ModbusDecoder, UnansweredRequestsAreFlushedAtTheEnd) {
+    ModbusContext ctx;
+    ModbusDecoder d(ctx);
+    Collect sink;
+    d.on_data(Direction::to_server, frame(1, 10, {0x2b, 0x0e, 0x01, 0x00}), sink);          // MEI, never answered
+    d.on_data(Direction::to_server, frame(2, 10, {0x03, 0x00, 0x05, 0x00, 0x02}), sink);    // answered below
+    d.on_data(Direction::to_server, frame(3, 11, {0x01, 0x00, 0x10, 0x00, 0x08}), sink);    // never answered
+    d.on_data(Direction::to_client, frame(2, 10, {0x03, 0x04, 0x00, 0x01, 0x00, 0x02}), sink);
+    ASSERT_EQ(sink.seen.size(), 4u);
+    EXPECT_EQ(sink.seen[0].rec.tx_id, 1u);
+    EXPECT_EQ(sink.seen[3].rec.tx_id, 2u);
+    for (const auto& s : sink.seen) EXPECT_FALSE(s.rec.unanswered);
+    EXPECT_EQ(d.pending_requests(), 2u);
+
+    Collect end;
+    d.flush_unanswered(end);
+    ASSERT_EQ(end.seen.size(), 2u);
+    EXPECT_EQ(d.pending_requests(), 0u);
+    EXPECT_TRUE(end.seen[0].rec.unanswered);
+    EXPECT_TRUE(end.seen[0].op.is_request);
+    EXPECT_EQ(end.seen[0].rec.tx_id, 1u);
+    EXPECT_EQ(end.seen[0].op.function_code, 43u);
+    auto j = eve_of(end.seen[0]);
+    EXPECT_EQ(j["modbus"]["id"], 1);
+    EXPECT_EQ(j["modbus"]["request"]["function_code"], "MEI");
+    EXPECT_FALSE(j["modbus"].contains("response"));
+    EXPECT_EQ(end.seen[1].rec.tx_id, 3u);
+    j = eve_of(end.seen[1]);
+    EXPECT_EQ(j["modbus"]["request"]["unit_id"], 11);
+    EXPECT_EQ(j["modbus"]["request"]["read"]["address"], 16);
+    EXPECT_EQ(j["modbus"]["request"]["read"]["quantity"], 8);
+    // Nothing is left for a second flush, and the counters did not move.
+    const uint64_t requests = ctx.counters.get(ModbusCounter::requests);
+    Collect again;
+    d.flush_unanswered(again);
+    EXPECT_TRUE(again.seen.empty());
+    EXPECT_EQ(ctx.counters.get(ModbusCounter::requests), requests);
+}
+
 struct FunctionCase {
     Bytes request;
     Bytes response;
