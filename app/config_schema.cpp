@@ -1,4 +1,5 @@
 #include "app/config_schema.hpp"
+#include "signatures/rule_vars.hpp"
 
 #include "app/cli.hpp"  // the command line section of the reference
 
@@ -177,38 +178,6 @@ ConfigValue get_reload_drain(const Config& c) {
     v.number = c.malware.scan.reload_drain_ms / 1000;
     return v;
 }
-
-// Suricata's default variables (suricata.yaml), in its order.
-constexpr MapDefault kAddressGroups[] = {
-    {"HOME_NET", "[192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]"},
-    {"EXTERNAL_NET", "!$HOME_NET"},
-    {"HTTP_SERVERS", "$HOME_NET"},
-    {"SMTP_SERVERS", "$HOME_NET"},
-    {"SQL_SERVERS", "$HOME_NET"},
-    {"DNS_SERVERS", "$HOME_NET"},
-    {"TELNET_SERVERS", "$HOME_NET"},
-    {"AIM_SERVERS", "$EXTERNAL_NET"},
-    {"DC_SERVERS", "$HOME_NET"},
-    {"DNP3_SERVER", "$HOME_NET"},
-    {"DNP3_CLIENT", "$HOME_NET"},
-    {"MODBUS_CLIENT", "$HOME_NET"},
-    {"MODBUS_SERVER", "$HOME_NET"},
-    {"ENIP_CLIENT", "$HOME_NET"},
-    {"ENIP_SERVER", "$HOME_NET"},
-};
-constexpr MapDefault kPortGroups[] = {
-    {"HTTP_PORTS", "80"},
-    {"SHELLCODE_PORTS", "!80"},
-    {"ORACLE_PORTS", "1521"},
-    {"SSH_PORTS", "22"},
-    {"DNP3_PORTS", "20000"},
-    {"MODBUS_PORTS", "502"},
-    {"FILE_DATA_PORTS", "[$HTTP_PORTS,110,143]"},
-    {"FTP_PORTS", "21"},
-    {"GENEVE_PORTS", "6081"},
-    {"VXLAN_PORTS", "4789"},
-    {"TEREDO_PORTS", "3544"},
-};
 
 constexpr std::string_view kEveTypes = "alert|anomaly|drop|flow|stats|fileinfo|http|dns|tls|smb|modbus|s7comm|dnp3|iec104|enip";
 constexpr std::string_view kActions = "allow|bypass|drop|drop-packet|reject";
@@ -577,10 +546,10 @@ const ConfigKey kKeys[] = {
 
     {"vars.address-groups", KeyType::string_map, "", 0, 0, {},
      "Address variables for filter rules and signatures (NAME: spec, used as $NAME). Entries given here replace or add to the defaults.",
-     "", nullptr, BIND_MAP(address_groups), kAddressGroups},
+     "", nullptr, BIND_MAP(address_groups), kSuricataAddressVars},
     {"vars.port-groups", KeyType::string_map, "", 0, 0, {},
      "Port variables for filter rules and signatures (NAME: spec, used as $NAME). Entries given here replace or add to the defaults.",
-     "", nullptr, BIND_MAP(port_groups), kPortGroups},
+     "", nullptr, BIND_MAP(port_groups), kSuricataPortVars},
 };
 // clang-format on
 

@@ -21,6 +21,7 @@
 
 #include "app/config.hpp"
 #include "dataplane/result.hpp"
+#include "signatures/rule_vars.hpp"
 
 namespace sluice {
 
@@ -78,11 +79,8 @@ struct FilterRuleField {
 };
 std::span<const FilterRuleField> filter_rule_fields();
 
-// A default entry of a string_map key.
-struct MapDefault {
-    std::string_view name;
-    std::string_view value;
-};
+// A default entry of a string_map key (name, value).
+using MapDefault = VarDefault;
 
 struct ConfigKey {
     std::string_view path;          // dotted YAML path

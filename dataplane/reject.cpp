@@ -155,6 +155,8 @@ size_t build_reject_to_sender(const uint8_t* frame, const DecodedPacket& p, std:
 size_t build_reject_to_receiver(const uint8_t* frame, const DecodedPacket& p, std::span<uint8_t> out) {
     if (p.ip_proto != ipproto::tcp || (p.tcp_flags & tcpflag::rst)) return 0;
     if (p.ip_version != 4 && p.ip_version != 6) return 0;
+    // A rejected SYN never reached the receiver: it has no connection to reset.
+    if ((p.tcp_flags & (tcpflag::syn | tcpflag::ack)) == tcpflag::syn) return 0;
     return build_rst(frame, p, out, false);
 }
 

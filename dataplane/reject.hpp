@@ -16,7 +16,8 @@ namespace sluice {
 // length, 0 when nothing can be built. `out` must hold at least 1600 bytes.
 size_t build_reject_to_sender(const uint8_t* frame, const DecodedPacket& p, std::span<uint8_t> out);
 // For TCP only: the RST that goes on to the packet's destination, as if sent by
-// the packet's source. Returns 0 for other protocols.
+// the packet's source. Returns 0 for other protocols and for a bare SYN (the
+// receiver never saw it, so it has no connection to reset).
 size_t build_reject_to_receiver(const uint8_t* frame, const DecodedPacket& p, std::span<uint8_t> out);
 
 }  // namespace sluice

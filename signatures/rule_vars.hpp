@@ -18,9 +18,49 @@
 
 namespace sluice {
 
+// A variable and its default text.
+struct VarDefault {
+    std::string_view name;
+    std::string_view value;
+};
+
+// Suricata 7's suricata.yaml defaults, in its order: the configuration's
+// defaults for vars.address-groups / vars.port-groups (app/config_schema.cpp).
+inline constexpr VarDefault kSuricataAddressVars[] = {
+    {"HOME_NET", "[192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]"},
+    {"EXTERNAL_NET", "!$HOME_NET"},
+    {"HTTP_SERVERS", "$HOME_NET"},
+    {"SMTP_SERVERS", "$HOME_NET"},
+    {"SQL_SERVERS", "$HOME_NET"},
+    {"DNS_SERVERS", "$HOME_NET"},
+    {"TELNET_SERVERS", "$HOME_NET"},
+    {"AIM_SERVERS", "$EXTERNAL_NET"},
+    {"DC_SERVERS", "$HOME_NET"},
+    {"DNP3_SERVER", "$HOME_NET"},
+    {"DNP3_CLIENT", "$HOME_NET"},
+    {"MODBUS_CLIENT", "$HOME_NET"},
+    {"MODBUS_SERVER", "$HOME_NET"},
+    {"ENIP_CLIENT", "$HOME_NET"},
+    {"ENIP_SERVER", "$HOME_NET"},
+};
+inline constexpr VarDefault kSuricataPortVars[] = {
+    {"HTTP_PORTS", "80"},
+    {"SHELLCODE_PORTS", "!80"},
+    {"ORACLE_PORTS", "1521"},
+    {"SSH_PORTS", "22"},
+    {"DNP3_PORTS", "20000"},
+    {"MODBUS_PORTS", "502"},
+    {"FILE_DATA_PORTS", "[$HTTP_PORTS,110,143]"},
+    {"FTP_PORTS", "21"},
+    {"GENEVE_PORTS", "6081"},
+    {"VXLAN_PORTS", "4789"},
+    {"TEREDO_PORTS", "3544"},
+};
+
 class RuleVars {
 public:
-    // With Suricata's defaults (suricata.yaml of Suricata 7) for every name not set.
+    // With Suricata's defaults (kSuricata*Vars) plus the Snort names the community
+    // rules use (SIP_SERVERS, SSH_SERVERS, FTP_SERVERS, SNMP_SERVERS, SIP_PORTS).
     RuleVars();
 
     // name without '$', text as in suricata.yaml ("[10.0.0.0/8,!10.1.0.0/16]", "any").

@@ -78,6 +78,29 @@ TEST(Reject, TcpResetsBothWays) {
     }
 }
 
+TEST(Reject, RejectedSynResetsOnlyTheSender) {
+    PacketSpec s;
+    s.tcp_flags = tcpflag::syn;
+    s.seq = 7000;
+    auto frame = build_frame(s);
+    DecodedPacket p;
+    decode_ethernet(frame.data(), static_cast<uint32_t>(frame.size()), p);
+    uint8_t out[1600];
+    const size_t n = build_reject_to_sender(frame.data(), p, out);
+    ASSERT_GT(n, 0u);
+    auto r = check(out, n);
+    EXPECT_EQ(r.tcp_flags, tcpflag::rst | tcpflag::ack);
+    EXPECT_EQ(r.tcp_seq, 0u);
+    EXPECT_EQ(r.tcp_ack, 7001u);  // acknowledges the SYN, so the client takes it
+    EXPECT_EQ(build_reject_to_receiver(frame.data(), p, out), 0u);
+    // A rejected SYN-ACK: the client that receives the RST has a half-open
+    // connection that the RST must clear.
+    s.tcp_flags = tcpflag::syn | tcpflag::ack;
+    frame = build_frame(s);
+    decode_ethernet(frame.data(), static_cast<uint32_t>(frame.size()), p);
+    EXPECT_GT(build_reject_to_receiver(frame.data(), p, out), 0u);
+}
+
 TEST(Reject, UdpGetsPortUnreachable) {
     for (const char* family : {"v4", "v6"}) {
         PacketSpec s;

@@ -311,6 +311,10 @@ class Sluice:
         try:
             with open(self.eve) as f:
                 for line in f:
+                    # A running sluice may be half-way through a line: only
+                    # whole lines (ending in a newline) are events yet.
+                    if not line.endswith("\n"):
+                        break
                     line = line.strip()
                     if not line:
                         continue
