@@ -11,26 +11,11 @@
 #include <string_view>
 #include <vector>
 
-#include "dataplane/json_writer.hpp"
 #include "detectors/dnp3/dnp3_decoder.hpp"
 #include "detectors/dnp3/dnp3_keywords.hpp"
+#include "tests/support/stream_fuzz.hpp"
 
 namespace {
-
-class FuzzSink : public sluice::AppRecordSink {
-public:
-    std::vector<std::unique_ptr<sluice::AppKeywordMatcher>> keywords;
-    size_t matches = 0;
-    void on_record(const sluice::AppRecord& r) override {
-        std::array<char, 8192> buf{};
-        sluice::JsonWriter w(buf.data(), buf.size());
-        w.begin_object();
-        r.write_eve(w, r.data);
-        w.end_object();
-        for (const auto& k : keywords)
-            if (k->match(r)) ++matches;
-    }
-};
 
 // Rewrites the header and block CRCs of every well-started link frame.
 void fix_crcs(std::vector<uint8_t>& b) {
@@ -69,29 +54,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 2) return 0;
     std::vector<uint8_t> in(data + 2, data + size);
     if (data[1] & 1) fix_crcs(in);
-    uint32_t state = 0x85ebca6bu ^ (uint32_t{data[0]} << 8) ^ data[1];
-    auto next = [&state]() {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        return state;
-    };
+    fuzz::ChunkRng rng(0x85ebca6bu, data[0], data[1]);
     Dnp3Context ctx;
     ctx.config.max_fragment_size = 249 + data[0] * 8u;
     Dnp3Decoder dec(ctx);
-    FuzzSink sink;
+    fuzz::RecordSink<8192> sink;
     sink.keywords.push_back(std::move(parse_dnp3_func_keyword("direct_operate").value()));
     sink.keywords.push_back(std::move(parse_dnp3_ind_keyword("device_restart,need_time").value()));
     sink.keywords.push_back(std::move(parse_dnp3_obj_keyword("12,1").value()));
-    size_t pos = 0;
-    while (pos < in.size()) {
-        const size_t len = 1 + next() % 300;
-        const size_t n = len < in.size() - pos ? len : in.size() - pos;
-        const Direction dir = (next() & 1) ? Direction::to_client : Direction::to_server;
-        if (next() % 61 == 0) dec.on_gap(dir, next() % 400);
-        dec.on_data(dir, std::span<const uint8_t>(in.data() + pos, n), sink);
-        pos += n;
-    }
+    fuzz::feed_chunks(dec, in, rng, 300, 400, sink);
     Dnp3Decoder dgram(ctx);
     dgram.on_datagram(Direction::to_server, in, sink);
     return 0;
