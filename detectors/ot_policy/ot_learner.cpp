@@ -23,19 +23,6 @@ uint64_t fnv(uint64_t h, const void* p, size_t n) {
     return h;
 }
 
-// Sorted, disjoint; joins overlapping and adjacent ranges.
-void normalize(std::vector<OtRange>& r) {
-    std::sort(r.begin(), r.end(), [](const OtRange& a, const OtRange& b) { return a.first < b.first; });
-    std::vector<OtRange> out;
-    for (const OtRange& x : r) {
-        if (!out.empty() && (x.first <= out.back().last || (out.back().last != 0xFFFFFFFFu && x.first == out.back().last + 1)))
-            out.back().last = std::max(out.back().last, x.last);
-        else
-            out.push_back(x);
-    }
-    r = std::move(out);
-}
-
 // Joins the two neighbours with the smallest gap until at most `max` remain.
 template <typename Ranges>
 size_t cap_ranges(Ranges& r, size_t n, size_t max) {
@@ -187,7 +174,7 @@ std::vector<LearnedOperation> merge_learned(std::span<const OtLearner* const> le
         m.no_address = m.no_address || op.no_address;
         m.requests += op.requests;
         m.ranges.insert(m.ranges.end(), op.ranges.begin(), op.ranges.end());
-        normalize(m.ranges);
+        merge_ranges(m.ranges);
         m.ranges.resize(cap_ranges(m.ranges, m.ranges.size(), std::max<uint32_t>(max_ranges, 1)));
     }
     std::vector<LearnedOperation> out;

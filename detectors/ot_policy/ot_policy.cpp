@@ -60,6 +60,17 @@ bool is_function_name(std::string_view s) {
     return true;
 }
 
+struct S7Area {
+    std::string_view name;
+    uint8_t code;
+};
+// As the S7comm decoder names them (s7_area_name); DB and DI carry a number.
+constexpr S7Area kS7Areas[] = {{"DB", 0x84}, {"DI", 0x85}, {"SI", 0x03}, {"SF", 0x05}, {"AI", 0x06},
+                               {"AQ", 0x07}, {"C", 0x1c},  {"T", 0x1d},  {"IEC_C", 0x1e}, {"IEC_T", 0x1f},
+                               {"P", 0x80},  {"I", 0x81},  {"Q", 0x82},  {"M", 0x83}, {"L", 0x86}, {"V", 0x87}};
+
+}  // namespace
+
 void merge_ranges(std::vector<OtRange>& r) {
     std::sort(r.begin(), r.end(), [](const OtRange& a, const OtRange& b) { return a.first < b.first; });
     std::vector<OtRange> out;
@@ -71,17 +82,6 @@ void merge_ranges(std::vector<OtRange>& r) {
     }
     r = std::move(out);
 }
-
-struct S7Area {
-    std::string_view name;
-    uint8_t code;
-};
-// As the S7comm decoder names them (s7_area_name); DB and DI carry a number.
-constexpr S7Area kS7Areas[] = {{"DB", 0x84}, {"DI", 0x85}, {"SI", 0x03}, {"SF", 0x05}, {"AI", 0x06},
-                               {"AQ", 0x07}, {"C", 0x1c},  {"T", 0x1d},  {"IEC_C", 0x1e}, {"IEC_T", 0x1f},
-                               {"P", 0x80},  {"I", 0x81},  {"Q", 0x82},  {"M", 0x83}, {"L", 0x86}, {"V", 0x87}};
-
-}  // namespace
 
 std::string_view to_string(OtAction a) { return kActionNames[static_cast<size_t>(a)]; }
 std::string_view eve_name(OtAction a) { return kActionEve[static_cast<size_t>(a)]; }

@@ -61,6 +61,8 @@ struct OtRange {
     uint32_t first = 0;
     uint32_t last = 0;
 };
+// Sorts `r` and joins overlapping and adjacent ranges.
+void merge_ranges(std::vector<OtRange>& r);
 
 // Unit ids or addresses a rule allows: any, or the listed ranges, plus
 // operations that carry none when `none` is listed.
