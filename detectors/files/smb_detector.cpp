@@ -416,6 +416,9 @@ void SmbDetector::inspect(std::span<PacketRef* const> packets) {
 void SmbDetector::on_flow_end(Flow& flow) {
     FlowState* st = state(flow);
     if (!st) return;
+    // Reading a capture: the flow's verdicts are taken before it ends, so its
+    // flow event says `alerted` whatever the scanner's timing (1 or n workers).
+    if (st->outstanding && port_ && services_.offline()) wait_offline([st] { return st->outstanding == 0; });
     if (st->gate) gates_.at(st->gate).flow = nullptr;
     if (st->outstanding) {
         for (uint32_t c = 0; c < settings_.malware.scan.results_per_worker; ++c)

@@ -19,7 +19,9 @@
 // (retransmissions of the held bytes included) wait under the same gate. A
 // file that cannot be scanned or held (queue full, hold table full) gets
 // malware.overload-policy. Capture input never loses a file: a full queue
-// makes the worker wait for room.
+// makes the worker wait for room, and a flow's end waits for its verdicts (so
+// its flow event and the file events come in the same order for any number
+// of workers).
 //
 // Ownership: one instance per worker. Per flow: a FlowState (the decoder and
 // gate links) in Flow::detector_state[slot], made at the flow's first SMB
