@@ -54,6 +54,17 @@ size_t utf8_sequence(std::string_view s, size_t i) {
 // Bytes written as they are: printable ASCII other than '"' and '\\'.
 constexpr bool plain_ascii(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }
 
+// Whether all 8 bytes of `x` are plain_ascii (word-at-a-time tests: a byte
+// with its high bit set, below 0x20, or equal to '"', '\\' or DEL).
+constexpr bool plain_word(uint64_t x) {
+    constexpr uint64_t ones = 0x0101010101010101ull;
+    constexpr uint64_t highs = 0x8080808080808080ull;
+    auto has_zero = [](uint64_t v) { return (v - ones) & ~v & highs; };
+    const uint64_t below_space = (x - ones * 0x20) & ~x & highs;
+    return ((x & highs) | below_space | has_zero(x ^ (ones * '"')) | has_zero(x ^ (ones * '\\')) |
+            has_zero(x ^ (ones * 0x7f))) == 0;
+}
+
 }  // namespace
 
 void JsonWriter::string(std::string_view s) {
@@ -65,6 +76,14 @@ void JsonWriter::string(std::string_view s) {
         // sequences) goes out with one copy.
         size_t run = i;
         while (run < s.size()) {
+            if (run + 8 <= s.size()) {
+                uint64_t w;
+                std::memcpy(&w, s.data() + run, 8);
+                if (plain_word(w)) {
+                    run += 8;
+                    continue;
+                }
+            }
             const auto c = static_cast<unsigned char>(s[run]);
             if (plain_ascii(c)) {
                 ++run;

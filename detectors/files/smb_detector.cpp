@@ -64,7 +64,14 @@ SmbDetector::SmbDetector(SmbDetectorSettings settings, std::shared_ptr<ScanServi
         scanner_ = std::move(scanner);
         port_ = &scanner_->port(services_.worker_id());
     }
+    use_scanner_hash();
 }
+
+// ids with a scanner: files kept in memory go to a scanner thread whole, and
+// it computes their SHA-256 (ScanJob::hash_content) instead of the worker.
+// ips keeps hashing on the worker, so that a policy alert raised before the
+// verdict (hold timeout) carries the hash as it always did.
+void SmbDetector::use_scanner_hash() { smb_.files().set_defer_hash(scanner_ != nullptr && !services_.ips()); }
 
 SmbDetector::~SmbDetector() = default;
 
@@ -74,6 +81,7 @@ void SmbDetector::on_snapshot(const DetectionSnapshot& snapshot) {
     if (scanner_ || !snapshot.scanner || services_.worker_id() >= snapshot.scanner->workers()) return;
     scanner_ = snapshot.scanner;
     port_ = &scanner_->port(services_.worker_id());
+    use_scanner_hash();
 }
 
 SmbDetector::FlowState* SmbDetector::state(const Flow& flow) const {
@@ -215,6 +223,11 @@ void SmbDetector::on_file_finished(FileInfo& info) {
     if (!current_) return;
     StreamContext& ctx = *current_;
     counters_.inc(FilesCounter::files);
+    const bool to_scanner = scanner_ && info.file.content.kind() != FileContent::Kind::none &&
+                            info.file.content.size() != 0 &&
+                            !(info.file.state == FileState::truncated && !settings_.malware.scan_truncated);
+    // A deferred hash not left to a scanner thread is computed here.
+    if (!to_scanner) smb_.files().complete_hash(info.file);
     FileRecord rec = make_record(ctx, info);
     EveEmitter& eve = services_.eve();
     if (!scanner_) {
@@ -254,6 +267,7 @@ void SmbDetector::on_file_finished(FileInfo& info) {
     // The carver's hash names the stored copy only when it covers exactly the
     // content handed over; otherwise the service hashes what it stores.
     if (info.file.has_sha256 && info.file.sha256_bytes == info.file.content.size()) m.sha256 = info.file.sha256;
+    job->hash_content = info.file.sha256_deferred;  // the scanner thread hashes it before scanning
     m.truncated = info.file.state == FileState::truncated;
     m.timestamp_ns = rec.ts_ns;
     if (info.file.content.kind() == FileContent::Kind::spill) {
@@ -285,6 +299,7 @@ void SmbDetector::on_file_finished(FileInfo& info) {
         }
     }
     if (!submitted) {
+        if (job && job->hash_content) rec.has_sha256 = smb_.files().sha256_of(job->bytes, rec.sha256);
         counters_.inc(backlog ? FilesCounter::rejected_backlog : FilesCounter::rejected_queue_full);
         status.not_scanned = backlog ? "backlog" : "queue_full";
         emit_fileinfo_event(eve, rec, status);
@@ -401,6 +416,9 @@ void SmbDetector::inspect(std::span<PacketRef* const> packets) {
 void SmbDetector::on_flow_end(Flow& flow) {
     FlowState* st = state(flow);
     if (!st) return;
+    // Reading a capture: the flow's verdicts are taken before it ends, so its
+    // flow event says `alerted` whatever the scanner's timing (1 or n workers).
+    if (st->outstanding && port_ && services_.offline()) wait_offline([st] { return st->outstanding == 0; });
     if (st->gate) gates_.at(st->gate).flow = nullptr;
     if (st->outstanding) {
         for (uint32_t c = 0; c < settings_.malware.scan.results_per_worker; ++c)
@@ -442,10 +460,11 @@ void SmbDetector::handle_result(ScanJob& job) {
     }
     FileRecord& rec = pf->record;
     // The service computed the hash when it stored a file the carver had no whole hash for.
+    // So did the scanner thread for a file whose hash the carver deferred (sha256_bytes already set).
     if (!rec.has_sha256 && job.meta.sha256_known()) {
         rec.has_sha256 = true;
         rec.sha256 = job.meta.sha256;
-        rec.sha256_bytes = r.bytes_scanned;
+        if (rec.sha256_bytes == 0) rec.sha256_bytes = r.bytes_scanned;
     }
     FileScanStatus status;
     status.scanning = true;

@@ -7,7 +7,9 @@
 // (detectors/malware) through this worker's ScanPort. Verdicts are collected
 // in poll(): a "fileinfo" event per file (with the "clamav" result), an
 // "alert" per malicious file (sid 9500001). Without a scanner (no
-// malware.db-dir) files are logged as they finish.
+// malware.db-dir) files are logged as they finish. With a scanner in ids mode
+// the worker does not hash files carved in memory: the scanner thread does,
+// before scanning, and the fileinfo event carries its hash (docs/smb.md).
 //
 // Inline (ips mode): the packet whose data completed a file (the hold hook of
 // SmbDecoder::last_result) is held under a gate (file_gates.hpp) until the
@@ -17,7 +19,9 @@
 // (retransmissions of the held bytes included) wait under the same gate. A
 // file that cannot be scanned or held (queue full, hold table full) gets
 // malware.overload-policy. Capture input never loses a file: a full queue
-// makes the worker wait for room.
+// makes the worker wait for room, and a flow's end waits for its verdicts (so
+// its flow event and the file events come in the same order for any number
+// of workers).
 //
 // Ownership: one instance per worker. Per flow: a FlowState (the decoder and
 // gate links) in Flow::detector_state[slot], made at the flow's first SMB
@@ -105,6 +109,7 @@ private:
     void free_gate(uint32_t index);
     void drop_flow(Flow& flow);
     Verdict timeout_verdict() const;
+    void use_scanner_hash();
     uint64_t event_time(const StreamContext& ctx) const;
 
     SmbDetectorSettings settings_;

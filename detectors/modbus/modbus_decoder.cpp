@@ -1,6 +1,7 @@
 #include "detectors/modbus/modbus_decoder.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "dataplane/byte_reader.hpp"
@@ -155,7 +156,7 @@ bool modbus_address_range(const ModbusMessage& m, uint32_t* first, uint32_t* las
 }
 
 size_t ModbusDecoder::pending_requests() const {
-    return static_cast<size_t>(std::count_if(pending_.begin(), pending_.end(), [](const Pending& p) { return p.used; }));
+    return static_cast<size_t>(std::popcount(pending_used_));
 }
 
 size_t ModbusDecoder::frame_length(const uint8_t* h, bool strict, bool* bad_proto) const {
@@ -536,21 +537,26 @@ void ModbusDecoder::decode_frame(Direction dir, std::span<const uint8_t> frame, 
         // pending gets its own slot: servers answer in order, so responses pair
         // with the oldest request of that id.
         const size_t cap = std::clamp<size_t>(ctx_->config.max_pending_transactions, 1, ModbusConfig::kMaxPending);
-        Pending* slot = nullptr;
-        Pending* oldest = nullptr;
-        for (size_t i = 0; i < cap; ++i) {
-            Pending& p = pending_[i];
-            if (!p.used) {
-                if (slot == nullptr) slot = &p;
-            } else if (oldest == nullptr || p.seq - oldest->seq > 0x80000000u) {
-                oldest = &p;
+        // The first free slot below cap (pending_used_ has a bit per used slot).
+        const uint32_t in_cap = cap >= 32 ? ~uint32_t{0} : (uint32_t{1} << cap) - 1;
+        const uint32_t free_slots = ~pending_used_ & in_cap;
+        size_t at;
+        if (free_slots != 0) {
+            at = static_cast<size_t>(std::countr_zero(free_slots));
+        } else {  // full: the oldest request will never see its response
+            counters.inc(ModbusCounter::pending_evicted);
+            const Pending* oldest = nullptr;
+            at = 0;
+            for (uint32_t bits = pending_used_ & in_cap; bits != 0; bits &= bits - 1) {
+                const size_t i = static_cast<size_t>(std::countr_zero(bits));
+                if (oldest == nullptr || pending_[i].seq - oldest->seq > 0x80000000u) {
+                    oldest = &pending_[i];
+                    at = i;
+                }
             }
         }
-        if (slot == nullptr) {  // full: the oldest request will never see its response
-            counters.inc(ModbusCounter::pending_evicted);
-            slot = oldest;
-        }
-        slot->used = true;
+        Pending* slot = &pending_[at];
+        pending_used_ |= uint32_t{1} << at;
         slot->seq = next_seq_++;
         slot->tx_id = rec.tx_id;
         slot->request = m;
@@ -559,17 +565,22 @@ void ModbusDecoder::decode_frame(Direction dir, std::span<const uint8_t> frame, 
     }
 
     Pending* match = nullptr;
-    for (auto& p : pending_)
-        if (p.used && p.request.transaction_id == m.transaction_id &&
-            (match == nullptr || p.seq - match->seq > 0x80000000u))
+    size_t match_at = 0;
+    for (uint32_t bits = pending_used_; bits != 0; bits &= bits - 1) {
+        const size_t i = static_cast<size_t>(std::countr_zero(bits));
+        Pending& p = pending_[i];
+        if (p.request.transaction_id == m.transaction_id && (match == nullptr || p.seq - match->seq > 0x80000000u)) {
             match = &p;
+            match_at = i;
+        }
+    }
     const ModbusMessage* req = nullptr;
     if (match != nullptr) {
         rec.has_request = true;
         static_cast<ModbusFields&>(rec.request) = match->request;
         rec.tx_id = match->tx_id;
         req = &rec.request;
-        match->used = false;
+        pending_used_ &= ~(uint32_t{1} << match_at);
         if (req->function() != m.function() || req->unit_id != m.unit_id)
             anomaly(m, ModbusCounter::response_mismatch, modbus_error::data_value);
     } else {
@@ -604,10 +615,16 @@ void ModbusDecoder::emit(Direction dir, ModbusRecord& rec, AppRecordSink& sink) 
 void ModbusDecoder::flush_unanswered(AppRecordSink& sink) {
     for (;;) {
         Pending* oldest = nullptr;
-        for (auto& p : pending_)
-            if (p.used && (oldest == nullptr || p.seq - oldest->seq > 0x80000000u)) oldest = &p;
+        size_t oldest_at = 0;
+        for (uint32_t bits = pending_used_; bits != 0; bits &= bits - 1) {
+            const size_t i = static_cast<size_t>(std::countr_zero(bits));
+            if (oldest == nullptr || pending_[i].seq - oldest->seq > 0x80000000u) {
+                oldest = &pending_[i];
+                oldest_at = i;
+            }
+        }
         if (oldest == nullptr) return;
-        oldest->used = false;
+        pending_used_ &= ~(uint32_t{1} << oldest_at);
         ModbusRecord rec;
         rec.tx_id = oldest->tx_id;
         static_cast<ModbusFields&>(rec.message) = oldest->request;

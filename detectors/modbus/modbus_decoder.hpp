@@ -206,7 +206,6 @@ private:
     struct Pending {
         uint64_t tx_id = 0;
         uint32_t seq = 0;  // insertion order, for eviction
-        bool used = false;
         ModbusFields request;
     };
     enum class Verdict : uint8_t { probing, modbus, not_modbus };
@@ -227,6 +226,8 @@ private:
     Verdict verdict_ = Verdict::probing;
     Framer framer_[2];
     std::array<Pending, ModbusConfig::kMaxPending> pending_{};
+    uint32_t pending_used_ = 0;  // bit i: pending_[i] holds a request
+    static_assert(ModbusConfig::kMaxPending <= 32, "pending_used_ has a bit per slot");
     uint64_t next_tx_ = 1;  // Suricata numbers a flow's transactions from 1
     uint32_t next_seq_ = 0;
 };

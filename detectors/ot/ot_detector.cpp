@@ -4,6 +4,8 @@
 #include <initializer_list>
 #include <new>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "app/config.hpp"
 #include "dataplane/json_writer.hpp"
@@ -23,6 +25,47 @@ constexpr size_t kMaxFreeDecoders = 256;
 const OtDetector* as_ot(const Detector* d) { return static_cast<const OtDetector*>(d); }
 
 size_t idx(OtProto p) { return static_cast<size_t>(p); }
+
+// Calls f(decoder) with the flow's decoder as its own type (nothing when the
+// flow is on the free list).
+template <class F>
+void visit_decoder(OtFlow& o, F&& f) {
+    auto call = [&](auto* flow) {
+        if (flow->decoder) f(*flow->decoder);
+    };
+    switch (o.proto) {
+        case OtProto::modbus: call(static_cast<OtFlowOf<ModbusDecoder>*>(&o)); break;
+        case OtProto::s7comm: call(static_cast<OtFlowOf<S7commDecoder>*>(&o)); break;
+        case OtProto::dnp3: call(static_cast<OtFlowOf<Dnp3Decoder>*>(&o)); break;
+        case OtProto::iec104: call(static_cast<OtFlowOf<Iec104Decoder>*>(&o)); break;
+        case OtProto::enip: call(static_cast<OtFlowOf<EnipDecoder>*>(&o)); break;
+        case OtProto::count: break;
+    }
+}
+
+// The flow's decoder when it is a D, else null.
+template <class D>
+D* decoder_as(OtFlow& o, OtProto p) {
+    if (o.proto != p) return nullptr;
+    auto& d = static_cast<OtFlowOf<D>*>(&o)->decoder;
+    return d ? &*d : nullptr;
+}
+
+// A flow object for decoder D: one of the free list, else a new one.
+template <class D, class... Args>
+std::unique_ptr<OtFlow> make_flow(std::vector<std::unique_ptr<OtFlow>>& free, size_t& free_count, Args&&... args) {
+    std::unique_ptr<OtFlow> o;
+    if (!free.empty()) {
+        o = std::move(free.back());
+        free.pop_back();
+        --free_count;
+    } else {
+        o.reset(new (std::nothrow) OtFlowOf<D>);
+        if (!o) return nullptr;
+    }
+    static_cast<OtFlowOf<D>*>(o.get())->decoder.emplace(std::forward<Args>(args)...);
+    return o;
+}
 
 EveType eve_type_of(AppProto p) {
     switch (p) {
@@ -197,7 +240,7 @@ OtDetector::OtDetector(const OtConfig& config, WorkerServices& services, unsigne
     modbus_.config.max_pending_transactions = config.modbus_max_pending_transactions;
     dnp3_.config.max_fragment_size = config.dnp3_max_fragment_size;
     s7comm_.config.max_pdu_size = config.s7comm_max_pdu_size;
-    free_.reserve(kMaxFreeDecoders);
+    for (auto& f : free_) f.reserve(kMaxFreeDecoders);
 }
 
 OtDetector::~OtDetector() = default;
@@ -214,26 +257,21 @@ OtFlow* OtDetector::decoder_for(Flow& flow) {
     if (slot) return static_cast<OtFlow*>(slot);
     const OtChoice c = choose_ot_protocol(flow);
     if (!c.found) return nullptr;
+    const Direction requests = c.reversed ? Direction::to_client : Direction::to_server;
+    auto& free = free_[idx(c.proto)];
     std::unique_ptr<OtFlow> o;
-    if (!free_.empty()) {
-        o = std::move(free_.back());
-        free_.pop_back();
-    } else {
-        o.reset(new (std::nothrow) OtFlow());
-        if (!o) return nullptr;
+    switch (c.proto) {
+        case OtProto::modbus: o = make_flow<ModbusDecoder>(free, free_count_, modbus_, requests); break;
+        case OtProto::s7comm: o = make_flow<S7commDecoder>(free, free_count_, s7comm_); break;
+        case OtProto::dnp3: o = make_flow<Dnp3Decoder>(free, free_count_, dnp3_); break;
+        case OtProto::iec104: o = make_flow<Iec104Decoder>(free, free_count_, iec104_); break;
+        case OtProto::enip: o = make_flow<EnipDecoder>(free, free_count_, enip_, requests); break;
+        default: return nullptr;
     }
+    if (!o) return nullptr;
     o->proto = c.proto;
     o->io = c.io;
     o->announced = false;
-    const Direction requests = c.reversed ? Direction::to_client : Direction::to_server;
-    switch (c.proto) {
-        case OtProto::modbus: o->decoder.emplace<ModbusDecoder>(modbus_, requests); break;
-        case OtProto::s7comm: o->decoder.emplace<S7commDecoder>(s7comm_); break;
-        case OtProto::dnp3: o->decoder.emplace<Dnp3Decoder>(dnp3_); break;
-        case OtProto::iec104: o->decoder.emplace<Iec104Decoder>(iec104_); break;
-        case OtProto::enip: o->decoder.emplace<EnipDecoder>(enip_, requests); break;
-        default: return nullptr;
-    }
     flow_counters_[idx(c.proto)].inc(OtFlowCounter::flows);
     slot = o.release();
     return static_cast<OtFlow*>(slot);
@@ -243,19 +281,21 @@ void OtDetector::release(Flow& flow) {
     void*& slot = flow.detector_state[slot_];
     if (slot && slot != rejected_marker()) {
         std::unique_ptr<OtFlow> o(static_cast<OtFlow*>(slot));
-        o->decoder.emplace<std::monostate>();
-        if (free_.size() < kMaxFreeDecoders) free_.push_back(std::move(o));
+        visit_decoder(*o, [&](auto& d) {
+            using D = std::decay_t<decltype(d)>;
+            static_cast<OtFlowOf<D>*>(o.get())->decoder.reset();
+        });
+        if (free_count_ < kMaxFreeDecoders) {
+            free_[idx(o->proto)].push_back(std::move(o));
+            ++free_count_;
+        }
     }
     slot = nullptr;
 }
 
 void OtDetector::after_feed(Flow& flow, OtFlow& o) {
-    const bool rejected = std::visit(
-        [](const auto& d) {
-            if constexpr (std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) return false;
-            else return d.rejected();
-        },
-        o.decoder);
+    bool rejected = false;
+    visit_decoder(o, [&](const auto& d) { rejected = d.rejected(); });
     if (!rejected) return;
     flow_counters_[idx(o.proto)].inc(OtFlowCounter::rejected);
     release(flow);
@@ -267,11 +307,7 @@ void OtDetector::on_stream_data(StreamContext& ctx, Direction dir, uint64_t, std
     if (!o || o->io) return;
     current_ = &ctx;
     current_flow_ = o;
-    std::visit(
-        [&](auto& d) {
-            if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) d.on_data(dir, data, *this);
-        },
-        o->decoder);
+    visit_decoder(*o, [&](auto& d) { d.on_data(dir, data, *this); });
     current_ = nullptr;
     current_flow_ = nullptr;
     after_feed(ctx.flow, *o);
@@ -281,11 +317,7 @@ void OtDetector::on_stream_gap(StreamContext& ctx, Direction dir, uint64_t, uint
     void* s = ctx.flow.detector_state[slot_];
     if (!s || s == rejected_marker()) return;
     OtFlow* o = static_cast<OtFlow*>(s);
-    std::visit(
-        [&](auto& d) {
-            if constexpr (!std::is_same_v<std::decay_t<decltype(d)>, std::monostate>) d.on_gap(dir, len);
-        },
-        o->decoder);
+    visit_decoder(*o, [&](auto& d) { d.on_gap(dir, len); });
 }
 
 void OtDetector::inspect(std::span<PacketRef* const> packets) {
@@ -298,9 +330,9 @@ void OtDetector::inspect(std::span<PacketRef* const> packets) {
         StreamContext ctx{*r->flow, r};
         current_ = &ctx;
         current_flow_ = o;
-        if (auto* m = std::get_if<ModbusDecoder>(&o->decoder)) m->on_datagram(r->dir, data, *this);
-        else if (auto* d = std::get_if<Dnp3Decoder>(&o->decoder)) d->on_datagram(r->dir, data, *this);
-        else if (auto* e = std::get_if<EnipDecoder>(&o->decoder)) {
+        if (auto* m = decoder_as<ModbusDecoder>(*o, OtProto::modbus)) m->on_datagram(r->dir, data, *this);
+        else if (auto* d = decoder_as<Dnp3Decoder>(*o, OtProto::dnp3)) d->on_datagram(r->dir, data, *this);
+        else if (auto* e = decoder_as<EnipDecoder>(*o, OtProto::enip)) {
             if (o->io) e->on_io_datagram(r->dir, data);
             else e->on_datagram(r->dir, data, *this);
         }
@@ -331,7 +363,7 @@ void OtDetector::on_flow_end(Flow& flow) {
     void* s = flow.detector_state[slot_];
     if (s && s != rejected_marker()) {
         OtFlow* o = static_cast<OtFlow*>(s);
-        if (auto* m = std::get_if<ModbusDecoder>(&o->decoder)) {
+        if (auto* m = decoder_as<ModbusDecoder>(*o, OtProto::modbus)) {
             EndOfFlowLog log(*this, flow, *o);
             m->flush_unanswered(log);
         }

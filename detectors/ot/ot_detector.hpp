@@ -17,9 +17,10 @@
 // alone.
 //
 // Ownership and memory: per worker one context per protocol (limits from
-// OtConfig, counters); per OT flow one OtFlow holding the one decoder it needs
-// (sizeof(OtFlow): the largest decoder, DNP3's ~4.7 KiB, plus 16 bytes), taken
-// from a per-worker free list and given back at flow end; none for other flows.
+// OtConfig, counters); per OT flow one OtFlowOf<Decoder> holding the one
+// decoder it needs and sized for it (Modbus ~2.4 KiB, DNP3 ~4.7 KiB, plus 24
+// bytes), taken from the worker's free list of that protocol and given back at
+// flow end (at most 256 kept in all); none for other flows.
 // Thread rules: one instance per worker; the management thread reads counters
 // through metrics() and write_stats().
 #pragma once
@@ -27,7 +28,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <variant>
+#include <optional>
 #include <vector>
 
 #include "dataplane/counters.hpp"
@@ -60,12 +61,20 @@ OtChoice choose_ot_protocol(const Flow& flow);
 // Whether a record gets its own EVE event (see the header comment).
 bool ot_record_logged(const AppRecord& record);
 
-// The decoder of one flow.
+// The decoder of one flow: what every protocol shares; the object is an
+// OtFlowOf<D> of the decoder type `proto` names (ModbusDecoder for modbus,
+// S7commDecoder, Dnp3Decoder, Iec104Decoder, EnipDecoder), so a flow holds
+// only its own decoder's state.
 struct OtFlow {
     OtProto proto = OtProto::modbus;
     bool io = false;        // EtherNet/IP I/O datagrams (no records)
     bool announced = false; // the first record was seen
-    std::variant<std::monostate, ModbusDecoder, S7commDecoder, Dnp3Decoder, Iec104Decoder, EnipDecoder> decoder;
+    virtual ~OtFlow() = default;
+};
+
+template <class D>
+struct OtFlowOf final : OtFlow {
+    std::optional<D> decoder;  // empty while on the free list
 };
 
 #define SLUICE_OT_FLOW_COUNTERS(X)                                               \
@@ -141,7 +150,9 @@ private:
     EnipContext enip_;
     std::array<CounterSet<OtFlowCounter>, kOtProtos> flow_counters_;
     std::array<std::array<Counter, static_cast<size_t>(OtAccess::count)>, kOtProtos> by_access_{};
-    std::vector<std::unique_ptr<OtFlow>> free_;  // decoders of ended flows, reused
+    // Decoders of ended flows by protocol, reused; free_count_ in all.
+    std::array<std::vector<std::unique_ptr<OtFlow>>, kOtProtos> free_;
+    size_t free_count_ = 0;
     StreamContext* current_ = nullptr;           // the flow whose bytes are being decoded
     OtFlow* current_flow_ = nullptr;
 };

@@ -181,6 +181,20 @@ FileBuffer FileStore::take_buffer(uint64_t n) {
     return out;
 }
 
+bool FileStore::sha256_of(std::span<const uint8_t> data, std::array<uint8_t, 32>& out) const {
+    unsigned int len = 0;
+    return sha256_ && EVP_Digest(data.data(), data.size(), out.data(), &len, sha256_, nullptr) == 1 && len == out.size();
+}
+
+bool FileStore::complete_hash(AssembledFile& f) const {
+    if (!f.sha256_deferred) return f.has_sha256;
+    f.sha256_deferred = false;
+    const std::span<const uint8_t> mem = f.content.memory();
+    if (f.content.kind() != FileContent::Kind::memory || mem.size() < f.sha256_bytes) return false;
+    f.has_sha256 = sha256_of(mem.first(static_cast<size_t>(f.sha256_bytes)), f.sha256);
+    return f.has_sha256;
+}
+
 uint64_t FileStore::pool_bytes() const {
     uint64_t n = 0;
     for (const FileBuffer& b : pool_) n += b.capacity();
@@ -222,6 +236,7 @@ FileAssembler::FileAssembler(FileStore& store, uint64_t size_hint) : store_(stor
     store_.counters().inc(FileCounter::files);
     sha_ = EVP_MD_CTX_new();
     if (!sha_ || !store_.sha256_ || EVP_DigestInit_ex(sha_, store_.sha256_, nullptr) != 1) hash_broken_ = true;
+    defer_ = store_.defer_hash_ && !hash_broken_;
     // A known size (a download's end of file) sizes the buffer once.
     const uint64_t want = std::min(size_hint, store_.cfg_.memory_per_file);
     if (want > 0 && store_.reserve_memory(want)) {
@@ -297,6 +312,7 @@ void FileAssembler::write(uint64_t offset, std::span<const uint8_t> data) {
 
 void FileAssembler::store(uint64_t offset, std::span<const uint8_t> data) {
     const uint64_t max = store_.cfg_.max_file_size;
+    if (defer_ && offset + data.size() > max) stop_deferring();  // bytes past the cap are hashed from the input only
     if (offset >= max) {
         if (!content_dropped_) store_.counters().inc(FileCounter::max_size_reached);
         content_dropped_ = true;
@@ -370,6 +386,7 @@ bool FileAssembler::grow_memory(uint64_t need) {
 }
 
 bool FileAssembler::spill() {
+    stop_deferring();  // hash what is in memory before it moves to disk
     auto& c = store_.counters();
     std::string path;
     const int fd = store_.create_spill_file(&path);
@@ -426,7 +443,7 @@ void FileAssembler::drop_content() {
 // of this write that was entirely new and can be hashed from the input itself.
 void FileAssembler::advance_hash(uint64_t write_off, std::span<const uint8_t> data, uint64_t fresh_from,
                                  uint64_t fresh_to) {
-    if (hash_broken_) return;
+    if (hash_broken_ || defer_) return;
     const uint64_t c = contiguous();
     if (c <= hashed_) return;
     if (hashed_ >= fresh_from && c <= fresh_to) {
@@ -435,6 +452,13 @@ void FileAssembler::advance_hash(uint64_t write_off, std::span<const uint8_t> da
         return;
     }
     if (!hash_from_storage(hashed_, c)) hash_broken_ = true;
+}
+
+void FileAssembler::stop_deferring() {
+    if (!defer_) return;
+    defer_ = false;
+    const uint64_t c = contiguous();
+    if (c > hashed_ && !hash_from_storage(hashed_, c)) hash_broken_ = true;
 }
 
 bool FileAssembler::hash_from_storage(uint64_t from, uint64_t to) {
@@ -479,14 +503,26 @@ AssembledFile FileAssembler::finish(uint64_t required_end) {
     out.gaps = c < out.size;
     out.content_truncated = content_dropped_;
 
-    if (sha_) {
+    if (defer_) {
+        // Left to whoever takes the content when it is exactly the hashed prefix.
+        if (c > 0 && c == kept_end_ && fd_ < 0 && !spill_failed_) {
+            out.sha256_deferred = true;
+            out.sha256_bytes = c;
+        } else {
+            stop_deferring();
+        }
+    }
+    if (out.sha256_deferred) {
+        // whole below: the hash will cover [0, c)
+    } else if (sha_) {
         unsigned int len = 0;
         if (EVP_DigestFinal_ex(sha_, out.sha256.data(), &len) == 1 && len == out.sha256.size()) {
             out.has_sha256 = true;
             out.sha256_bytes = hashed_;
         }
     }
-    const bool whole = !out.gaps && !content_dropped_ && out.has_sha256 && hashed_ == out.size;
+    const bool hashed_all = out.sha256_deferred ? out.sha256_bytes == out.size : out.has_sha256 && hashed_ == out.size;
+    const bool whole = !out.gaps && !content_dropped_ && hashed_all;
     out.state = whole ? FileState::complete : FileState::truncated;
     compute_magic(out);
 

@@ -7,7 +7,13 @@
 // temporary file in the configured directory; content past the maximum file size
 // is not kept. SHA-256 is computed incrementally over the contiguous prefix from
 // offset 0, so an in-order file is hashed as it arrives (also past the size cap,
-// where the bytes are no longer kept). finish() says COMPLETE only when every byte
+// where the bytes are no longer kept). With FileStore::set_defer_hash(true) (the
+// worker has a scanner that takes the content anyway) a file kept in memory is
+// not hashed on the way: if at finish() its content is exactly its contiguous
+// prefix, the hash is left to whoever takes the content (sha256_deferred; the
+// scanner thread, or FileStore::complete_hash()); a file that spills, passes the
+// size cap or ends otherwise is hashed from its kept bytes at that moment, so
+// every file ends with the same hash either way. finish() says COMPLETE only when every byte
 // from 0 to the required end is present and kept; anything else is TRUNCATED.
 //
 // FileStore: the per-worker context every assembler of that worker draws on
@@ -136,6 +142,9 @@ struct AssembledFile {
     bool has_sha256 = false;
     std::array<uint8_t, 32> sha256{};
     uint64_t sha256_bytes = 0;   // the hash covers bytes [0, sha256_bytes): the whole file when COMPLETE
+    // The hash of content bytes [0, sha256_bytes) (the whole content) is still to
+    // be computed (has_sha256 false until then): FileStore::complete_hash().
+    bool sha256_deferred = false;
     std::string magic;           // libmagic description, "" when smb.file.magic is off or unknown
     FileContent content;         // kept bytes [0, content.size())
 };
@@ -166,6 +175,15 @@ public:
     uint64_t pool_bytes() const;
     void trim_pool() { pool_.clear(); }
 
+    // Deferred hashing (see FileAssembler) for assemblers made from now on.
+    void set_defer_hash(bool on) { defer_hash_ = on; }
+    bool defer_hash() const { return defer_hash_; }
+    // Computes a deferred hash from the file's memory content on this thread;
+    // returns has_sha256. A file without a deferred hash is left as it is.
+    bool complete_hash(AssembledFile& f) const;
+    // SHA-256 of `data` (the carver's algorithm); false if it failed.
+    bool sha256_of(std::span<const uint8_t> data, std::array<uint8_t, 32>& out) const;
+
 private:
     friend class FileAssembler;
     bool reserve_memory(uint64_t n);
@@ -187,6 +205,7 @@ private:
     std::unique_ptr<FileMagic> magic_;  // only when cfg.magic
     std::vector<uint8_t> scratch_;  // pre-sized read buffer for spill re-reads
     std::vector<FileBuffer> pool_;  // freed content buffers, at most kPoolBuffers
+    bool defer_hash_ = false;
 };
 
 class FileAssembler {
@@ -224,6 +243,8 @@ private:
     void drop_content();
     void advance_hash(uint64_t write_off, std::span<const uint8_t> data, uint64_t fresh_from, uint64_t fresh_to);
     bool hash_from_storage(uint64_t from, uint64_t to);
+    // Ends deferral: hashes the contiguous prefix kept so far, then hashing goes on as it arrives.
+    void stop_deferring();
     void compute_magic(AssembledFile& out);
 
     FileStore& store_;
@@ -239,6 +260,7 @@ private:
     bool spill_failed_ = false;
     bool content_dropped_ = false;   // some data was not kept
     bool hash_broken_ = false;
+    bool defer_ = false;             // hashing deferred while the content is only in memory
     uint64_t hashed_ = 0;
     evp_md_ctx_st* sha_ = nullptr;
     bool finished_ = false;

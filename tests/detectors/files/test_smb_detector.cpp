@@ -276,6 +276,38 @@ TEST_F(SmbDetectorTest, FullQueueFailOpenLogsTheFileUnscanned) {
     EXPECT_EQ(services->events_of("fileinfo").size(), 2u);
 }
 
+// ids: the scanner thread hashes files carved in memory; a file the queue
+// cannot take is hashed on the worker instead, so both fileinfo events carry it.
+TEST_F(SmbDetectorTest, IdsHashIsLeftToTheScannerOrMadeHereWhenTheQueueIsFull) {
+    settings.malware.scan.queue_capacity = 1;
+    make(false, false);
+    EXPECT_TRUE(det->smb_context().files().defer_hash());
+    const Bytes first = pattern(70000, 8);
+    const Bytes second = pattern(3000, 9);
+    feeder->run(upload("one.bin", first));
+    feeder->run(upload("two.bin", second, 16384, 100, false, Fid{0x3333, 0x4444}));
+    EXPECT_EQ(det->counters().get(FilesCounter::rejected_queue_full), 1u);
+    auto fi = services->events_of("fileinfo");
+    ASSERT_EQ(fi.size(), 1u);
+    EXPECT_EQ(fi[0]["fileinfo"]["filename"], "two.bin");
+    EXPECT_EQ(fi[0]["fileinfo"]["sha256"], hex_sha(second));
+    EXPECT_EQ(fi[0]["fileinfo"]["state"], "COMPLETE");
+    ASSERT_TRUE(scanner->start().ok());
+    ASSERT_TRUE(drain(*det));
+    fi = services->events_of("fileinfo");
+    ASSERT_EQ(fi.size(), 2u);
+    EXPECT_EQ(fi[1]["fileinfo"]["filename"], "one.bin");
+    EXPECT_EQ(fi[1]["fileinfo"]["sha256"], hex_sha(first));
+    EXPECT_EQ(fi[1]["fileinfo"]["size"], first.size());
+    EXPECT_EQ(fi[1]["fileinfo"]["state"], "COMPLETE");
+    EXPECT_EQ(fi[1]["fileinfo"]["clamav"]["result"], "clean");
+}
+
+TEST_F(SmbDetectorTest, IpsKeepsHashingOnTheWorker) {
+    make(true);
+    EXPECT_FALSE(det->smb_context().files().defer_hash());
+}
+
 TEST_F(SmbDetectorTest, FullQueueFailClosedBlocksThePacketAndAlerts) {
     settings.malware.scan.queue_capacity = 1;
     settings.malware.overload_policy = FailPolicy::fail_closed;

@@ -70,8 +70,11 @@ TEST(OtChoice, PortsBothWaysAndNdpiVerdict) {
 }
 
 TEST(OtDetector, MemoryPerFlow) {
-    EXPECT_LE(sizeof(OtFlow), 4800u);  // the largest decoder (DNP3) and 16 bytes
-    EXPECT_GE(sizeof(OtFlow), sizeof(Dnp3Decoder));
+    // A flow holds its own protocol's decoder only, not room for the largest.
+    EXPECT_LE(sizeof(OtFlowOf<ModbusDecoder>), sizeof(ModbusDecoder) + 32);
+    EXPECT_LE(sizeof(OtFlowOf<ModbusDecoder>), 2600u);
+    EXPECT_LE(sizeof(OtFlowOf<Dnp3Decoder>), 4800u);
+    EXPECT_LE(sizeof(OtFlowOf<Iec104Decoder>), sizeof(Iec104Decoder) + 32);
 }
 
 TEST(OtDetector, ModbusTransactionsPublishedAndLogged) {

@@ -1,7 +1,8 @@
 // FileAssembler / FileStore: in-order, reverse and overlapping writes (first
 // data wins), holes, spilling to disk with the same SHA-256 as in memory, the
 // per-file, global, spill and size caps, range caps, libmagic, ownership of the
-// content handed to the caller, reuse of recycled buffers (the buffer pool).
+// content handed to the caller, reuse of recycled buffers (the buffer pool),
+// deferred hashing (same state and hash as hashing on the way, in every case).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -451,6 +452,86 @@ TEST_F(FileAssemblerTest, PoolIsBounded) {
     EXPECT_EQ(other.pool_buffers(), 0u);
     store.trim_pool();
     EXPECT_EQ(store.pool_bytes(), 0u);
+}
+
+// Deferred hashing ends with the same facts as hashing on the way: in memory and
+// whole (deferred, then completed), with holes, out of order, spilled, past the
+// size cap, with overlaps.
+TEST_F(FileAssemblerTest, DeferredHashGivesTheSameFileInEveryCase) {
+    struct Case {
+        const char* name;
+        uint64_t per_file;
+        uint64_t max_size;
+        std::vector<std::pair<uint64_t, uint64_t>> writes;  // offset, length
+        uint64_t required_end;
+        bool expect_deferred;
+    };
+    const std::vector<Case> cases = {
+        {"in order", 4 << 20, 100 << 20, {{0, 60000}, {60000, 60000}, {120000, 7}}, 120007, true},
+        {"reverse", 4 << 20, 100 << 20, {{60000, 60000}, {0, 60000}}, 120000, true},
+        {"overlaps", 4 << 20, 100 << 20, {{0, 5000}, {2000, 9000}, {1000, 500}, {11000, 4000}}, 15000, true},
+        {"hole", 4 << 20, 100 << 20, {{0, 5000}, {9000, 4000}}, 13000, false},
+        {"short", 4 << 20, 100 << 20, {{0, 5000}}, 8000, true},
+        {"spilled", 16384, 100 << 20, {{0, 10000}, {10000, 10000}, {20000, 10000}}, 30000, false},
+        {"spilled out of order", 16384, 100 << 20, {{10000, 20000}, {0, 10000}}, 30000, false},
+        {"past the size cap", 4 << 20, 20000, {{0, 15000}, {15000, 15000}, {30000, 100}}, 30100, false},
+        {"past the cap out of order", 4 << 20, 20000, {{15000, 15000}, {0, 15000}}, 30000, false},
+        {"empty", 4 << 20, 100 << 20, {}, 0, false},
+    };
+    const Bytes data = pattern(200000, 11);
+    for (const Case& k : cases) {
+        SCOPED_TRACE(k.name);
+        AssembledFile got[2];
+        for (int deferred = 0; deferred < 2; ++deferred) {
+            FileStoreConfig c = cfg;
+            c.memory_per_file = k.per_file;
+            c.max_file_size = k.max_size;
+            FileStore store(c);
+            store.set_defer_hash(deferred == 1);
+            FileAssembler a(store);
+            for (const auto& [off, len] : k.writes) a.write(off, std::span<const uint8_t>(data.data() + off, len));
+            got[deferred] = a.finish(k.required_end);
+            if (deferred) {
+                EXPECT_EQ(got[1].sha256_deferred, k.expect_deferred);
+                if (k.expect_deferred) {
+                    EXPECT_FALSE(got[1].has_sha256);
+                    EXPECT_TRUE(store.complete_hash(got[1]));
+                    EXPECT_FALSE(got[1].sha256_deferred);
+                }
+            } else {
+                EXPECT_FALSE(got[0].sha256_deferred);
+            }
+        }
+        EXPECT_EQ(got[1].state, got[0].state);
+        EXPECT_EQ(got[1].size, got[0].size);
+        EXPECT_EQ(got[1].gaps, got[0].gaps);
+        EXPECT_EQ(got[1].has_sha256, got[0].has_sha256);
+        EXPECT_EQ(got[1].sha256_bytes, got[0].sha256_bytes);
+        EXPECT_EQ(hex(got[1]), hex(got[0]));
+        EXPECT_EQ(content_of(got[1]), content_of(got[0]));
+    }
+}
+
+// complete_hash() on a file that was not deferred changes nothing; a deferred
+// file whose content is gone cannot be completed and says so.
+TEST_F(FileAssemblerTest, CompleteHashNeedsTheContent) {
+    FileStore store(cfg);
+    store.set_defer_hash(true);
+    const Bytes data = pattern(5000, 12);
+    FileAssembler a(store);
+    a.write(0, data);
+    AssembledFile f = a.finish(data.size());
+    ASSERT_TRUE(f.sha256_deferred);
+    AssembledFile moved;
+    moved.sha256_deferred = true;
+    moved.sha256_bytes = f.sha256_bytes;
+    EXPECT_FALSE(store.complete_hash(moved)) << "no content to hash";
+    EXPECT_FALSE(moved.has_sha256);
+    EXPECT_TRUE(store.complete_hash(f));
+    EXPECT_EQ(hex(f), sha256_hex_of(data));
+    const auto before = f.sha256;
+    EXPECT_TRUE(store.complete_hash(f));
+    EXPECT_EQ(f.sha256, before);
 }
 
 }  // namespace
