@@ -206,6 +206,26 @@ def last_stats_event(eve):
         return None
 
 
+
+def argument_parser(doc, data_dir="/var/tmp/sluice-bench"):
+    """The options every capture benchmark takes; the caller adds its own."""
+    import argparse
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sluice", required=True)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--data-dir", default=data_dir)
+    ap.add_argument("--perf", action="store_true", help="one more run per configuration under perf record -g")
+    ap.add_argument("--perf-dir", default=None)
+    ap.add_argument("--set", action="append", default=[], help="KEY=VALUE for every configuration")
+    ap.add_argument("--out")
+    return ap
+
+
+def parse_arguments(ap):
+    """Command line plus SLUICE_BENCH_ARGS (extra options when run through meson's run targets)."""
+    import shlex
+    return ap.parse_args(sys.argv[1:] + shlex.split(os.environ.get("SLUICE_BENCH_ARGS", "")))
+
 def summarise(values):
     values = [v for v in values if v is not None]
     if not values:

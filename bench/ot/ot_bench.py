@@ -20,10 +20,8 @@ on/off of packets per worker CPU-second. Goal: on/off >= 0.70.
 Writes bench/results/ot-<date>.json unless --out says otherwise.
 """
 
-import argparse
 import json
 import os
-import shlex
 import subprocess
 import sys
 
@@ -35,19 +33,11 @@ GOAL = 0.70
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sluice", required=True)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap = pcap_bench.argument_parser(__doc__)
     ap.add_argument("--packets", type=int, default=600000)
     ap.add_argument("--seed", type=int, default=4009)
-    ap.add_argument("--data-dir", default="/var/tmp/sluice-bench")
     ap.add_argument("--no-breakdown", action="store_true", help="measure only on and off")
-    ap.add_argument("--perf", action="store_true", help="one more run per configuration under perf record -g")
-    ap.add_argument("--perf-dir", default=None)
-    ap.add_argument("--set", action="append", default=[], help="KEY=VALUE for every configuration")
-    ap.add_argument("--out")
-    # SLUICE_BENCH_ARGS: extra options when run through meson (run targets bench-ot, bench-smb).
-    a = ap.parse_args(sys.argv[1:] + shlex.split(os.environ.get("SLUICE_BENCH_ARGS", "")))
+    a = pcap_bench.parse_arguments(ap)
 
     os.makedirs(a.data_dir, exist_ok=True)
     pcap = os.path.join(a.data_dir, f"modbus-{a.packets}-s{a.seed}.pcap")

@@ -22,10 +22,8 @@ of the capture must appear in a fileinfo event with its SHA-256.
 Writes bench/results/smb-<date>.json unless --out says otherwise.
 """
 
-import argparse
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -56,21 +54,13 @@ def check_files(eve, meta):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sluice", required=True)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap = pcap_bench.argument_parser(__doc__)
     ap.add_argument("--mbytes", type=int, default=300, help="capture size in MiB of frames")
     ap.add_argument("--seed", type=int, default=5008)
-    ap.add_argument("--data-dir", default="/var/tmp/sluice-bench")
     ap.add_argument("--corpus", default=os.environ.get("SLUICE_CORPUS",
                                                        os.path.join(pcap_bench.REPO, "..", "shared", "corpus")))
     ap.add_argument("--no-scan", action="store_true", help="leave out the scan configuration")
-    ap.add_argument("--perf", action="store_true", help="one more run per configuration under perf record -g")
-    ap.add_argument("--perf-dir", default=None)
-    ap.add_argument("--set", action="append", default=[], help="KEY=VALUE for every configuration")
-    ap.add_argument("--out")
-    # SLUICE_BENCH_ARGS: extra options when run through meson (run targets bench-ot, bench-smb).
-    a = ap.parse_args(sys.argv[1:] + shlex.split(os.environ.get("SLUICE_BENCH_ARGS", "")))
+    a = pcap_bench.parse_arguments(ap)
 
     os.makedirs(a.data_dir, exist_ok=True)
     pcap = os.path.join(a.data_dir, f"smb-{a.mbytes}M-s{a.seed}.pcap")
