@@ -168,10 +168,16 @@ class SmbIds(smb_bench.SmbLiveCase):
         replay = self.replay()
         r_files = [e for e in replay if e["event_type"] == "fileinfo"]
         r_alerts = [e for e in replay if e["event_type"] == "alert"]
+        def differences(replayed, live):
+            r, l = collections.Counter(replayed), collections.Counter(live)
+            return f"only in the replay: {list((r - l).elements())}\nonly live: {list((l - r).elements())}"
+
         self.assertEqual(collections.Counter(map(file_key, r_files)), collections.Counter(map(file_key, files)),
-                         "replayed fileinfo events differ from the live run's")
+                         "replayed fileinfo events differ from the live run's:\n"
+                         + differences(map(file_key, r_files), map(file_key, files)))
         self.assertEqual(collections.Counter(map(alert_key, r_alerts)), collections.Counter(map(alert_key, alerts)),
-                         "replayed alerts differ from the live run's")
+                         "replayed alerts differ from the live run's:\n"
+                         + differences(map(alert_key, r_alerts), map(alert_key, alerts)))
         rq = self.quarantined(self.bench.path("quarantine-replay"))
         self.assertEqual(set(rq), set(q))
 
