@@ -17,6 +17,7 @@ build=(
 )
 test=(
   tshark tcpreplay prometheus samba smbclient python3-impacket python3-pymodbus
+  python3-serial python3-serial-asyncio   # pymodbus.server imports them; Debian only recommends them
   mbpoll libmodbus-dev iproute2 ethtool curl iputils-ping procps psmisc
 )
 
