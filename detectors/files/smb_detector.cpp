@@ -108,52 +108,46 @@ Verdict SmbDetector::timeout_verdict() const {
     return settings_.malware.timeout_policy == FailPolicy::fail_closed ? Verdict::reject : Verdict::forward;
 }
 
-void SmbDetector::on_stream_data(StreamContext& ctx, Direction dir, uint64_t offset, std::span<const uint8_t> data) {
-    FlowState* st = flow_state(ctx);
-    if (!st) return;
+template <typename Feed>
+void SmbDetector::decode_as_current(StreamContext& ctx, FlowState& st, Feed&& feed) {
     StreamContext* saved_ctx = current_;
     FlowState* saved_state = current_state_;
     current_ = &ctx;
-    current_state_ = st;
-    st->joined = 0;
-    st->block_chunk = false;
-    const bool unknown = ctx.flow.app_proto == AppProto::unknown;
-    const uint64_t before = unknown ? smb_pdus(smb_) : 0;
-    st->decoder.on_data(dir, offset, data);
-    if (unknown && smb_pdus(smb_) != before) ctx.flow.app_proto = AppProto::smb;
-    after_chunk(ctx, *st, dir);
+    current_state_ = &st;
+    st.joined = 0;
+    st.block_chunk = false;
+    feed();
     current_ = saved_ctx;
     current_state_ = saved_state;
+}
+
+void SmbDetector::on_stream_data(StreamContext& ctx, Direction dir, uint64_t offset, std::span<const uint8_t> data) {
+    FlowState* st = flow_state(ctx);
+    if (!st) return;
+    decode_as_current(ctx, *st, [&] {
+        const bool unknown = ctx.flow.app_proto == AppProto::unknown;
+        const uint64_t before = unknown ? smb_pdus(smb_) : 0;
+        st->decoder.on_data(dir, offset, data);
+        if (unknown && smb_pdus(smb_) != before) ctx.flow.app_proto = AppProto::smb;
+        after_chunk(ctx, *st, dir);
+    });
 }
 
 void SmbDetector::on_stream_gap(StreamContext& ctx, Direction dir, uint64_t offset, uint64_t len) {
     FlowState* st = state(ctx.flow);
     if (!st) return;
-    StreamContext* saved_ctx = current_;
-    FlowState* saved_state = current_state_;
-    current_ = &ctx;
-    current_state_ = st;
-    st->joined = 0;
-    st->block_chunk = false;
-    st->decoder.on_gap(dir, offset, len);
-    after_chunk(ctx, *st, dir);
-    current_ = saved_ctx;
-    current_state_ = saved_state;
+    decode_as_current(ctx, *st, [&] {
+        st->decoder.on_gap(dir, offset, len);
+        after_chunk(ctx, *st, dir);
+    });
 }
 
 void SmbDetector::on_stream_end(Flow& flow) {
     FlowState* st = state(flow);
     if (!st) return;
     StreamContext ctx{flow, nullptr};
-    StreamContext* saved_ctx = current_;
-    FlowState* saved_state = current_state_;
-    current_ = &ctx;
-    current_state_ = st;
-    st->joined = 0;
-    st->block_chunk = false;
-    st->decoder.on_end();  // open files finish (TRUNCATED unless whole by their known size)
-    current_ = saved_ctx;
-    current_state_ = saved_state;
+    // Open files finish (TRUNCATED unless whole by their known size).
+    decode_as_current(ctx, *st, [&] { st->decoder.on_end(); });
 }
 
 // The hold hook: the chunk just fed completed (or closed) files that went to

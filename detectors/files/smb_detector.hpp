@@ -97,6 +97,11 @@ private:
     FlowState* state(const Flow& flow) const;
     FlowState* flow_state(StreamContext& ctx);
     void after_chunk(StreamContext& ctx, FlowState& st, Direction dir);
+    // Runs `feed` (a call into st's decoder) with ctx/st as the current flow, which
+    // the SmbEventSink callbacks read, and puts back the previous ones after (a
+    // flow may end while another flow's packet is being decoded).
+    template <typename Feed>
+    void decode_as_current(StreamContext& ctx, FlowState& st, Feed&& feed);
     FileRecord make_record(const StreamContext& ctx, const FileInfo& info) const;
     // Capture input: retries `done` (polling results in between) until it
     // succeeds or a scan's worst case passed; live input: one try.
