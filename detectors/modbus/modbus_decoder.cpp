@@ -185,6 +185,7 @@ bool ModbusDecoder::accept_first(size_t len, bool bad_proto) {
 
 void ModbusDecoder::on_data(Direction dir, std::span<const uint8_t> data, AppRecordSink& sink) {
     Framer& f = framer_[index(dir)];
+    auto& buf = buf_[index(dir)];
     auto& counters = ctx_->counters;
     while (!data.empty() && verdict_ != Verdict::not_modbus) {
         if (f.skip_left > 0) {
@@ -206,17 +207,17 @@ void ModbusDecoder::on_data(Direction dir, std::span<const uint8_t> data, AppRec
         }
         if (f.need == 0) {
             const size_t n = std::min(kHeaderProbe - f.have, data.size());
-            std::memcpy(f.buf.data() + f.have, data.data(), n);
+            std::memcpy(buf.data() + f.have, data.data(), n);
             f.have = static_cast<uint16_t>(f.have + n);
             data = data.subspan(n);
             if (f.have < kHeaderProbe) break;
             bool bad_proto = false;
-            const size_t len = frame_length(f.buf.data(), f.resync, &bad_proto);
+            const size_t len = frame_length(buf.data(), f.resync, &bad_proto);
             if (!accept_first(len, bad_proto)) return;
             if (len == 0) {
                 if (!f.resync) counters.inc(ModbusCounter::bad_length);
                 f.resync = true;
-                std::memmove(f.buf.data(), f.buf.data() + 1, kHeaderProbe - 1);
+                std::memmove(buf.data(), buf.data() + 1, kHeaderProbe - 1);
                 f.have = kHeaderProbe - 1;
                 counters.inc(ModbusCounter::resync_bytes);
                 continue;
@@ -233,11 +234,11 @@ void ModbusDecoder::on_data(Direction dir, std::span<const uint8_t> data, AppRec
             f.need = static_cast<uint16_t>(len);
         }
         const size_t n = std::min<size_t>(f.need - f.have, data.size());
-        std::memcpy(f.buf.data() + f.have, data.data(), n);
+        std::memcpy(buf.data() + f.have, data.data(), n);
         f.have = static_cast<uint16_t>(f.have + n);
         data = data.subspan(n);
         if (f.have == f.need) {
-            decode_frame(dir, std::span<const uint8_t>(f.buf.data(), f.need), sink);
+            decode_frame(dir, std::span<const uint8_t>(buf.data(), f.need), sink);
             f.have = 0;
             f.need = 0;
         }

@@ -196,9 +196,11 @@ public:
     void flush_unanswered(AppRecordSink& sink);
 
 private:
+    // One direction's framing state; its frame buffer is buf_[dir], kept
+    // apart so that the state of both directions and the pairing state share
+    // the object's first cache line (what every PDU touches).
     struct Framer {
-        std::array<uint8_t, kMaxFrame> buf{};
-        uint16_t have = 0;   // bytes in buf
+        uint16_t have = 0;   // bytes in buf_
         uint16_t need = 0;   // whole frame length once the header is known, else 0
         bool resync = false; // looking for a plausible header after an error or a gap
         uint16_t skip_left = 0;  // bytes of a frame still to discard (bad protocol id, gap)
@@ -221,15 +223,18 @@ private:
     // First frame of the flow: decides whether the flow is Modbus at all.
     bool accept_first(size_t len, bool bad_proto);
 
+    // Hot state first (every PDU reads it), then the pending requests, then
+    // the frame buffers (used only by PDUs split across segments).
     ModbusContext* ctx_;
     Direction request_dir_;
     Verdict verdict_ = Verdict::probing;
     Framer framer_[2];
-    std::array<Pending, ModbusConfig::kMaxPending> pending_{};
     uint32_t pending_used_ = 0;  // bit i: pending_[i] holds a request
     static_assert(ModbusConfig::kMaxPending <= 32, "pending_used_ has a bit per slot");
-    uint64_t next_tx_ = 1;  // Suricata numbers a flow's transactions from 1
     uint32_t next_seq_ = 0;
+    uint64_t next_tx_ = 1;  // Suricata numbers a flow's transactions from 1
+    std::array<Pending, ModbusConfig::kMaxPending> pending_{};
+    std::array<std::array<uint8_t, kMaxFrame>, 2> buf_{};
 };
 
 }  // namespace sluice

@@ -20,7 +20,10 @@
 // OtConfig, counters); per OT flow one OtFlowOf<Decoder> holding the one
 // decoder it needs and sized for it (Modbus ~2.4 KiB, DNP3 ~4.7 KiB, plus 24
 // bytes), taken from the worker's free list of that protocol and given back at
-// flow end (at most 256 kept in all); none for other flows.
+// flow end, or as soon as a TCP flow's stream is complete (both FINs seen and
+// every byte before them delivered: a closed flow stays in the flow table
+// until its timeout, its decoder need not), at most 256 kept in all; none for
+// other flows.
 // Thread rules: one instance per worker; the management thread reads counters
 // through metrics() and write_stats().
 #pragma once
@@ -84,7 +87,8 @@ struct OtFlowOf final : OtFlow {
     X(records, "records")      /* records published */                           \
     X(requests, "requests")    /* records of requests */                         \
     X(exceptions, "exceptions")/* records of error/exception responses */        \
-    X(eve_events, "eve_events")
+    X(eve_events, "eve_events")                                                  \
+    X(finished_early, "finished_early") /* decoders freed when the TCP stream ended, before the flow */
 
 enum class OtFlowCounter : uint8_t {
 #define SLUICE_X(id, name) id,
@@ -109,6 +113,8 @@ public:
     OtDetector(const OtConfig& config, WorkerServices& services, unsigned slot);
     ~OtDetector() override;
 
+    // Prefetches the decoders of the burst's flows (before stream delivery).
+    void classify(std::span<PacketRef* const> packets) override;
     void on_stream_data(StreamContext& ctx, Direction dir, uint64_t offset, std::span<const uint8_t> data) override;
     void on_stream_gap(StreamContext& ctx, Direction dir, uint64_t offset, uint64_t len) override;
     void inspect(std::span<PacketRef* const> packets) override;
@@ -140,6 +146,9 @@ private:
     OtFlow* decoder_for(Flow& flow);
     void after_feed(Flow& flow, OtFlow& o);
     void release(Flow& flow);
+    // Frees the decoder of a TCP flow whose stream is complete (both FINs,
+    // every byte delivered), unless it still holds Modbus requests to log.
+    void finish_stream(Flow& flow);
 
     WorkerServices& services_;
     unsigned slot_;

@@ -38,6 +38,15 @@ bool turned_round(const Flow& f, int proto_index) {
     return f.client_port() == port && f.server_port() != port;
 }
 
+// Both directions of a TCP stream reached their FIN and reassembly delivered
+// every byte before it: no record can come any more (the OT detector frees the
+// flow's decoder at the same point).
+bool stream_complete(const Flow& f) {
+    const TcpDirectionState& a = f.stream.dir[0];
+    const TcpDirectionState& b = f.stream.dir[1];
+    return a.fin_seen && b.fin_seen && a.next_seq == a.fin_seq && b.next_seq == b.fin_seq;
+}
+
 }  // namespace
 
 // ---- denial kinds ------------------------------------------------------------
@@ -79,15 +88,16 @@ void OtDenialTable::rows(std::vector<Row>& out) const {
 // ---- the detector --------------------------------------------------------------
 
 struct OtPolicyDetector::FlowNote {
+    // What every record reads first (one cache line), then the candidates.
     uint64_t policy_id = 0;      // the policy `cand` was computed for (0: none yet)
+    uint32_t asset[2] = {OtAssetTable::kNone, OtAssetTable::kNone};  // client, server
+    int asset_proto = -1;        // the protocol `reversed` and the asset roles are for
     int proto_index = -1;        // the protocol `cand` and the asset roles are for
     int zone = -1;
     uint32_t ncand = 0;          // candidate rules in all (> kMaxCandidates: full scan)
-    uint32_t cand[kMaxCandidates] = {};
-    uint32_t asset[2] = {OtAssetTable::kNone, OtAssetTable::kNone};  // client, server
-    int asset_proto = -1;        // the protocol `reversed` and the asset roles are for
     bool reversed = false;       // the policy's client is the flow's server (turned_round)
     bool mac_done[2] = {false, false};
+    uint32_t cand[kMaxCandidates] = {};
 };
 
 OtPolicyDetector::OtPolicyDetector(const Config& config, const DetectionSnapshot& snapshot, WorkerServices& services,
@@ -123,6 +133,27 @@ OtPolicyDetector::FlowNote& OtPolicyDetector::note(Flow& flow) {
         counters_.inc(OtPolicyCounter::flows);
     }
     return *static_cast<FlowNote*>(slot);
+}
+
+void OtPolicyDetector::classify(std::span<PacketRef* const> packets) {
+    // The burst's stream data comes after classification: fetch the FlowNotes
+    // its records will read now, so that their misses overlap.
+    for (const PacketRef* r : packets) {
+        if (!r->flow || r->pkt.payload_len == 0) continue;
+        if (const void* n = r->flow->detector_state[slot_]) {
+            __builtin_prefetch(n, 1);
+            __builtin_prefetch(static_cast<const char*>(n) + 64);
+        }
+    }
+}
+
+void OtPolicyDetector::inspect(std::span<PacketRef* const> packets) {
+    // A FlowNote whose TCP stream is over goes back to the pool now, not when
+    // the closed flow leaves the table (see OtDetector::finish_stream).
+    for (PacketRef* r : packets)
+        if (r->flow && r->pkt.ip_proto == ipproto::tcp && (r->pkt.tcp_flags & tcpflag::fin) &&
+            r->flow->detector_state[slot_] && stream_complete(*r->flow))
+            on_flow_end(*r->flow);
 }
 
 void OtPolicyDetector::on_flow_end(Flow& flow) {

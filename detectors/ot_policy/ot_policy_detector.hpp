@@ -16,7 +16,8 @@
 // mid-stream from the server's side (the protocol's port on the flow's client,
 // as the OT detector decodes it). Per flow it keeps one FlowNote (from a
 // per-worker pool): the rules that can apply to the flow (computed once per
-// flow and policy), its zone, and its two asset slots. A new policy arrives with the DetectionSnapshot (reload).
+// flow and policy), its zone, and its two asset slots, given back when the
+// flow ends or, for TCP, as soon as its stream is complete (both FINs). A new policy arrives with the DetectionSnapshot (reload).
 // Memory per worker: the asset table (~96 bytes per ot-policy.max-assets), the
 // learner when learning (~200 bytes per ot-policy.learn-max-entries), denial
 // counters (64 bytes per ot-policy.max-denial-kinds), and ~170 bytes per OT flow.
@@ -110,6 +111,10 @@ public:
 
     void on_snapshot(const DetectionSnapshot& snapshot) override;
     void on_record(StreamContext& ctx, const AppRecord& record) override;
+    // Prefetches the FlowNotes of the burst's flows (before stream delivery).
+    void classify(std::span<PacketRef* const> packets) override;
+    // Gives back the FlowNote of TCP flows whose stream just ended (both FINs).
+    void inspect(std::span<PacketRef* const> packets) override;
     void on_flow_end(Flow& flow) override;
 
     const CounterSet<OtPolicyCounter>& counters() const { return counters_; }
