@@ -1,5 +1,7 @@
 #include "detectors/files/smb_detector.hpp"
 
+#include "detectors/files/file_carver.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <functional>
@@ -46,7 +48,16 @@ struct SmbDetector::FlowState {
     uint32_t gate = 0;         // FileGates index while the flow has a gate
     uint32_t joined = 0;       // files of the current chunk waiting under the gate
     uint32_t outstanding = 0;  // files of this flow at the scanner
+    uint32_t carving = 0;      // files of this flow at the carver
     bool block_chunk = false;  // a fail-closed policy blocked the current chunk's packet
+};
+
+// A file finished on the worker while its content is still at the carver.
+struct SmbDetector::CarvingFile {
+    bool used = false;
+    FileInfo info;  // names, ids; file: the worker's view (state, size, gaps)
+    FileRecord rec;
+    Flow* flow = nullptr;  // null once the flow ended
 };
 
 SmbDetector::SmbDetector(const Config& config, const DetectionSnapshot& snapshot, WorkerServices& services, unsigned slot)
@@ -64,6 +75,15 @@ SmbDetector::SmbDetector(SmbDetectorSettings settings, std::shared_ptr<ScanServi
         scanner_ = std::move(scanner);
         port_ = &scanner_->port(services_.worker_id());
     }
+    if (settings_.smb.carve_files && settings_.smb.offload && !services_.ips()) {
+        FileCarverSettings cs;
+        cs.files = settings_.smb.files;
+        cs.max_mbufs = std::max<uint32_t>(settings_.smb.offload_mbufs, 1);
+        cs.offline = services_.offline();
+        carver_ = FileCarver::create(cs);
+        carving_.resize(cs.max_files);
+        smb_.files().set_content_sink(carver_.get());
+    }
     use_scanner_hash();
 }
 
@@ -71,9 +91,16 @@ SmbDetector::SmbDetector(SmbDetectorSettings settings, std::shared_ptr<ScanServi
 // it computes their SHA-256 (ScanJob::hash_content) instead of the worker.
 // ips keeps hashing on the worker, so that a policy alert raised before the
 // verdict (hold timeout) carries the hash as it always did.
-void SmbDetector::use_scanner_hash() { smb_.files().set_defer_hash(scanner_ != nullptr && !services_.ips()); }
+// With a carver, the carving thread hashes; the content comes back only for a scanner.
+void SmbDetector::use_scanner_hash() {
+    smb_.files().set_defer_hash(scanner_ != nullptr && !services_.ips());
+    if (carver_) carver_->set_keep_content(scanner_ != nullptr);
+}
 
-SmbDetector::~SmbDetector() = default;
+SmbDetector::~SmbDetector() {
+    // The carving thread drains and stops first (it holds packet references).
+    carver_.reset();
+}
 
 void SmbDetector::on_snapshot(const DetectionSnapshot& snapshot) {
     // The service is made once and carried over by reloads; a snapshot can
@@ -124,6 +151,8 @@ void SmbDetector::decode_as_current(StreamContext& ctx, FlowState& st, Feed&& fe
 void SmbDetector::on_stream_data(StreamContext& ctx, Direction dir, uint64_t offset, std::span<const uint8_t> data) {
     FlowState* st = flow_state(ctx);
     if (!st) return;
+    // File data inside the packet's mbuf goes to the carver by reference.
+    if (carver_) carver_->set_backing(ctx.packet ? ctx.packet->mbuf : nullptr);
     decode_as_current(ctx, *st, [&] {
         const bool unknown = ctx.flow.app_proto == AppProto::unknown;
         const uint64_t before = unknown ? smb_pdus(smb_) : 0;
@@ -131,6 +160,7 @@ void SmbDetector::on_stream_data(StreamContext& ctx, Direction dir, uint64_t off
         if (unknown && smb_pdus(smb_) != before) ctx.flow.app_proto = AppProto::smb;
         after_chunk(ctx, *st, dir);
     });
+    if (carver_) carver_->set_backing(nullptr);
 }
 
 void SmbDetector::on_stream_gap(StreamContext& ctx, Direction dir, uint64_t offset, uint64_t len) {
@@ -216,13 +246,30 @@ bool SmbDetector::wait_offline(const std::function<bool()>& done) {
 void SmbDetector::on_file_finished(FileInfo& info) {
     if (!current_) return;
     StreamContext& ctx = *current_;
+    if (info.file.carved_elsewhere && carver_ && info.file.sink_handle < carving_.size()) {
+        // Its content, hash and final state come back from the carver (poll).
+        CarvingFile& c = carving_[info.file.sink_handle];
+        c.used = true;
+        c.rec = make_record(ctx, info);
+        c.flow = &ctx.flow;
+        c.info = std::move(info);
+        if (current_state_) ++current_state_->carving;
+        return;
+    }
+    route_file(info, make_record(ctx, info), &ctx.flow, current_state_, ctx.packet);
+}
+
+void SmbDetector::route_file(FileInfo& info, FileRecord rec, Flow* flow, FlowState* st, PacketRef* packet) {
     counters_.inc(FilesCounter::files);
     const bool to_scanner = scanner_ && info.file.content.kind() != FileContent::Kind::none &&
                             info.file.content.size() != 0 &&
                             !(info.file.state == FileState::truncated && !settings_.malware.scan_truncated);
     // A deferred hash not left to a scanner thread is computed here.
-    if (!to_scanner) smb_.files().complete_hash(info.file);
-    FileRecord rec = make_record(ctx, info);
+    if (!to_scanner && smb_.files().complete_hash(info.file)) {
+        rec.has_sha256 = true;
+        rec.sha256 = info.file.sha256;
+        rec.sha256_bytes = info.file.sha256_bytes;
+    }
     EveEmitter& eve = services_.eve();
     if (!scanner_) {
         emit_fileinfo_event(eve, rec, FileScanStatus{});
@@ -248,11 +295,11 @@ void SmbDetector::on_file_finished(FileInfo& info) {
 
     auto job = std::make_unique<ScanJob>();
     ScanFileMeta& m = job->meta;
-    m.flow_id = ctx.flow.flow_id;
-    m.src_ip = ctx.flow.client_addr();
-    m.dest_ip = ctx.flow.server_addr();
-    m.src_port = ctx.flow.client_port();
-    m.dest_port = ctx.flow.server_port();
+    m.flow_id = rec.flow_id;
+    m.src_ip = rec.ep.src;
+    m.dest_ip = rec.ep.dst;
+    m.src_port = rec.ep.src_port;
+    m.dest_port = rec.ep.dst_port;
     m.app_proto = AppProto::smb;
     m.direction = rec.direction;
     m.share = info.share;
@@ -271,10 +318,9 @@ void SmbDetector::on_file_finished(FileInfo& info) {
     }
 
     // ips: the packet that completed the file waits for the verdict.
-    const bool gate_wanted = services_.ips() && ctx.packet != nullptr;
+    const bool gate_wanted = services_.ips() && packet != nullptr && flow != nullptr;
     uint64_t deadline = 0;
     if (gate_wanted) {
-        const FlowState* st = current_state_;
         deadline = st && st->gate && !gates_.at(st->gate).settled
                        ? gates_.at(st->gate).deadline_ns
                        : services_.steady_ns() + uint64_t{settings_.malware.hold_timeout_ms} * 1000000ull;
@@ -299,12 +345,12 @@ void SmbDetector::on_file_finished(FileInfo& info) {
         emit_fileinfo_event(eve, rec, status);
         if (settings_.malware.overload_policy == FailPolicy::fail_closed) {
             counters_.inc(FilesCounter::overload_fail_closed);
-            const bool blocked = services_.ips() && ctx.packet != nullptr;
+            const bool blocked = services_.ips() && packet != nullptr;
             emit_file_policy_alert(eve, rec, status, kSidScanQueueFull, blocked);
-            ctx.flow.flags |= flowflag::alerted;
-            if (blocked && current_state_) {
-                current_state_->block_chunk = true;
-                if (current_state_->gate) block_gate(current_state_->gate, gates_.at(current_state_->gate));
+            if (flow) flow->flags |= flowflag::alerted;
+            if (blocked && st) {
+                st->block_chunk = true;
+                if (st->gate) block_gate(st->gate, gates_.at(st->gate));
             }
         } else {
             counters_.inc(FilesCounter::overload_fail_open);
@@ -314,9 +360,8 @@ void SmbDetector::on_file_finished(FileInfo& info) {
     }
     counters_.inc(FilesCounter::submitted);
     PendingFile* pf = pending_.find(cookie);
-    pf->flow = &ctx.flow;
+    pf->flow = flow;
     pf->record = std::move(rec);
-    FlowState* st = current_state_;
     if (st) ++st->outstanding;
     if (!gate_wanted || !st) return;
 
@@ -327,7 +372,7 @@ void SmbDetector::on_file_finished(FileInfo& info) {
         st->gate = 0;
     }
     if (!st->gate) {
-        st->gate = gates_.open(&ctx.flow, deadline);
+        st->gate = gates_.open(flow, deadline);
         if (st->gate) counters_.inc(FilesCounter::gates);
     }
     if (!st->gate) {
@@ -410,6 +455,19 @@ void SmbDetector::inspect(std::span<PacketRef* const> packets) {
 void SmbDetector::on_flow_end(Flow& flow) {
     FlowState* st = state(flow);
     if (!st) return;
+    // Files at the carver: reading a capture they come back before the flow
+    // ends (their events before its flow event); live they are logged without it.
+    if (st->carving && carver_) {
+        if (services_.offline()) {
+            while (st->carving) {
+                poll_carved();
+                if (st->carving) std::this_thread::sleep_for(std::chrono::microseconds(20));
+            }
+        } else {
+            for (CarvingFile& c : carving_)
+                if (c.used && c.flow == &flow) c.flow = nullptr;
+        }
+    }
     // Reading a capture: the flow's verdicts are taken before it ends, so its
     // flow event says `alerted` whatever the scanner's timing (1 or n workers).
     if (st->outstanding && port_ && services_.offline()) wait_offline([st] { return st->outstanding == 0; });
@@ -423,9 +481,41 @@ void SmbDetector::on_flow_end(Flow& flow) {
 }
 
 void SmbDetector::poll() {
+    if (carver_ && carver_->in_flight()) poll_carved();
     if (!port_) return;
     if (port_->outstanding()) poll_results();
     check_deadlines();
+}
+
+void SmbDetector::poll_carved() {
+    carver_->poll([this](CarvedFile& c) { handle_carved(c); });
+}
+
+void SmbDetector::handle_carved(CarvedFile& c) {
+    if (c.handle >= carving_.size() || !carving_[c.handle].used) return;  // dropped unfinished
+    CarvingFile& e = carving_[c.handle];
+    e.used = false;
+    FileInfo info = std::move(e.info);
+    FileRecord rec = std::move(e.rec);
+    Flow* flow = e.flow;
+    e.flow = nullptr;
+    // The worker's TRUNCATED (gaps seen, or no close and no known size) stands;
+    // its COMPLETE holds only if the carver kept and hashed every byte.
+    const bool truncated = info.file.state == FileState::truncated;
+    const uint64_t uid = info.file.file_uid;
+    info.file = std::move(c.file);
+    info.file.file_uid = uid;
+    if (truncated) info.file.state = FileState::truncated;
+    rec.state = info.file.state;
+    rec.gaps = info.file.gaps;
+    rec.size = info.file.size;
+    rec.has_sha256 = info.file.has_sha256;
+    rec.sha256 = info.file.sha256;
+    rec.sha256_bytes = info.file.sha256_bytes;
+    rec.magic = info.file.magic;
+    FlowState* st = flow ? state(*flow) : nullptr;
+    if (st && st->carving) --st->carving;
+    route_file(info, std::move(rec), flow, st, nullptr);
 }
 
 void SmbDetector::poll_results() {
@@ -550,9 +640,12 @@ void SmbDetector::free_gate(uint32_t index) {
     gates_.free(index);
 }
 
-uint32_t SmbDetector::outstanding() const { return port_ ? port_->outstanding() : 0; }
+uint32_t SmbDetector::outstanding() const {
+    return (port_ ? port_->outstanding() : 0) + (carver_ ? carver_->in_flight() : 0);
+}
 
 bool SmbDetector::pending() const {
+    if (carver_ && carver_->in_flight()) return true;  // the carving thread always gets through
     if (!port_ || port_->outstanding() == 0) return false;
     if (services_.offline()) return true;  // a capture's verdicts are all written
     // Live, at exit: wait for verdicts at most as long as a hold would.
@@ -634,17 +727,34 @@ void SmbDetector::metrics(std::span<const Detector* const> instances, MetricSamp
         add_set(d.smb_context().counters(), "sluice_smb_total", "SMB decoding, by event.", "event", worker, out);
         add_set(d.smb_context().anomalies(), "sluice_smb_anomalies_total", "Malformed or hostile SMB input, by reason.",
                 "reason", worker, out);
-        add_set(d.smb_context().files().counters(), "sluice_files_carving_total", "File reassembly (carving), by event.",
-                "event", worker, out);
+        {
+            // Carving on the worker and on its carving thread, summed.
+            CounterSet<FileCounter> carving;
+            for (size_t i = 0; i < CounterSet<FileCounter>::size; ++i) {
+                uint64_t v = d.smb_context().files().counters().get(i);
+                if (d.carver()) v += d.carver()->carving_counters().get(i);
+                carving.inc(static_cast<FileCounter>(i), v);
+            }
+            add_set(carving, "sluice_files_carving_total", "File reassembly (carving), by event.", "event", worker, out);
+        }
+        if (d.carver())
+            add_set(d.carver()->counters(), "sluice_files_offload_total",
+                    "File data handed from the worker to its carving thread, by event.", "event", worker, out);
         add_set(d.counters(), "sluice_files_total", "Carved files on their way to the scanner and back, inline holds, by event.",
                 "event", worker, out);
+        const FileCarver* carver = d.carver();
         out.push_back({"sluice_files_memory_bytes", "File content held in memory by the carver.", false,
-                       {{"worker", worker}}, static_cast<double>(d.smb_context().files().memory_used())});
+                       {{"worker", worker}},
+                       static_cast<double>(d.smb_context().files().memory_used() + (carver ? carver->memory_used() : 0))});
         out.push_back({"sluice_files_spill_bytes", "File content in spill files owned by the carver.", false,
-                       {{"worker", worker}}, static_cast<double>(d.smb_context().files().spill_used())});
+                       {{"worker", worker}},
+                       static_cast<double>(d.smb_context().files().spill_used() + (carver ? carver->spill_used() : 0))});
+        if (carver)
+            out.push_back({"sluice_files_offload_mbufs", "Packet buffers the carving thread holds references on.", false,
+                           {{"worker", worker}}, static_cast<double>(carver->mbufs_held())});
         out.push_back({"sluice_files_gates", "Inline file holds in use (waiting or draining).", false, {{"worker", worker}},
                        static_cast<double>(d.gates().in_use())});
-        out.push_back({"sluice_files_outstanding", "Files at the scanner, not yet taken back.", false, {{"worker", worker}},
+        out.push_back({"sluice_files_outstanding", "Files handed off the worker (carving thread, scanner), not yet taken back.", false, {{"worker", worker}},
                        static_cast<double>(d.outstanding())});
     }
     const ScanService* svc = shared_scanner(instances);
@@ -681,9 +791,24 @@ void SmbDetector::write_stats(std::span<const Detector* const> instances, JsonWr
     });
     w.end_object();
     w.begin_object("files");
-    write_sum<FileCounter>(w, "carving", instances, [](const SmbDetector& d) -> const CounterSet<FileCounter>& {
-        return d.smb_context().files().counters();
-    });
+    w.begin_object("carving");
+    for (size_t i = 0; i < CounterSet<FileCounter>::size; ++i) {
+        uint64_t sum = 0;
+        for (const Detector* d : instances) {
+            sum += as_smb(d)->smb_context().files().counters().get(i);
+            if (const FileCarver* c = as_smb(d)->carver()) sum += c->carving_counters().get(i);
+        }
+        if (sum) w.kv(CounterSet<FileCounter>::name(i), sum);
+    }
+    w.end_object();
+    w.begin_object("offload");
+    for (size_t i = 0; i < CounterSet<CarverCounter>::size; ++i) {
+        uint64_t sum = 0;
+        for (const Detector* d : instances)
+            if (const FileCarver* c = as_smb(d)->carver()) sum += c->counters().get(i);
+        if (sum) w.kv(CounterSet<CarverCounter>::name(i), sum);
+    }
+    w.end_object();
     write_sum<FilesCounter>(w, "verdicts", instances,
                             [](const SmbDetector& d) -> const CounterSet<FilesCounter>& { return d.counters(); });
     w.end_object();

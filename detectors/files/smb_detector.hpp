@@ -23,6 +23,14 @@
 // its flow event and the file events come in the same order for any number
 // of workers).
 //
+// Carving off the worker (ids mode, smb.file.offload, the default): the
+// worker's file assemblers hand their writes to a FileCarver (file_carver.hpp),
+// by packet reference on the in-order path; its carving thread copies, spills,
+// hashes and finishes each file, and the file comes back in poll(), where its
+// fileinfo event is written (or it goes on to the scanner). Reading a capture,
+// a flow's end waits for its files to come back. ips carves on the worker
+// (the completing packet is held on the file's hash and verdict).
+//
 // Ownership: one instance per worker. Per flow: a FlowState (the decoder and
 // gate links) in Flow::detector_state[slot], made at the flow's first SMB
 // stream data and freed in on_flow_end. Per worker: the SmbWorkerContext
@@ -50,6 +58,8 @@ namespace sluice {
 
 class ScanService;
 class ScanPort;
+class FileCarver;
+struct CarvedFile;
 
 struct SmbDetectorSettings {
     SmbConfig smb;
@@ -77,6 +87,8 @@ public:
     const CounterSet<FilesCounter>& counters() const { return counters_; }
     const FileGates& gates() const { return gates_; }
     const ScanService* scanner() const { return scanner_.get(); }
+    const FileCarver* carver() const { return carver_.get(); }
+    // Files handed off the worker (carver, scanner) and not yet taken back.
     uint32_t outstanding() const;
     // Whether `flow` has SMB state (made at its first SMB stream data).
     bool tracks(const Flow& flow) const { return flow.detector_state[slot_] != nullptr; }
@@ -88,6 +100,7 @@ public:
 
 private:
     struct FlowState;
+    struct CarvingFile;
 
     // SmbEventSink (called during SmbDecoder::on_data/on_gap/on_end; current_ is set).
     void on_file_finished(FileInfo& info) override;
@@ -103,6 +116,11 @@ private:
     template <typename Feed>
     void decode_as_current(StreamContext& ctx, FlowState& st, Feed&& feed);
     FileRecord make_record(const StreamContext& ctx, const FileInfo& info) const;
+    // A finished file with its record: logged, or handed to the scanner (gated
+    // in ips when `packet` completed it). flow/st may be null (flow ended).
+    void route_file(FileInfo& info, FileRecord rec, Flow* flow, FlowState* st, PacketRef* packet);
+    void poll_carved();
+    void handle_carved(CarvedFile& c);
     // Capture input: retries `done` (polling results in between) until it
     // succeeds or a scan's worst case passed; live input: one try.
     bool wait_offline(const std::function<bool()>& done);
@@ -129,6 +147,8 @@ private:
 
     StreamContext* current_ = nullptr;  // the flow/packet whose data is being decoded
     FlowState* current_state_ = nullptr;
+    std::vector<CarvingFile> carving_;    // files at the carver, by its handle
+    std::unique_ptr<FileCarver> carver_;  // last: stopped first
     mutable uint64_t drain_started_ns_ = 0;  // pending(): when the worker began waiting at exit
 };
 

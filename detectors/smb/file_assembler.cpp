@@ -233,6 +233,15 @@ int FileStore::create_spill_file(std::string* path) {
 // -------------------------------------------------------------- FileAssembler
 
 FileAssembler::FileAssembler(FileStore& store, uint64_t size_hint) : store_(store), uid_(store.next_uid()) {
+    if (ContentSink* sink = store_.sink_) {
+        const uint32_t h = sink->open(size_hint);
+        if (h != ContentSink::kNoHandle) {
+            // Carved elsewhere: the sink's store counts the file, its memory and its hash.
+            sink_ = sink;
+            handle_ = h;
+            return;
+        }
+    }
     store_.counters().inc(FileCounter::files);
     sha_ = EVP_MD_CTX_new();
     if (!sha_ || !store_.sha256_ || EVP_DigestInit_ex(sha_, store_.sha256_, nullptr) != 1) hash_broken_ = true;
@@ -247,6 +256,7 @@ FileAssembler::FileAssembler(FileStore& store, uint64_t size_hint) : store_(stor
 }
 
 FileAssembler::~FileAssembler() {
+    if (sink_ && !finished_) sink_->abort(handle_);
     drop_content();
     if (sha_) EVP_MD_CTX_free(sha_);
 }
@@ -257,6 +267,28 @@ uint64_t FileAssembler::contiguous() const {
 
 void FileAssembler::write(uint64_t offset, std::span<const uint8_t> data) {
     if (finished_ || data.empty()) return;
+    if (sink_) {
+        // Carved elsewhere: the write goes as it is (the sink's assembler keeps,
+        // counts and hashes it); here only the ranges, with the same checks.
+        sink_->write(handle_, offset, data);
+        if (offset > std::numeric_limits<uint64_t>::max() - data.size()) return;
+        const uint64_t end = offset + data.size();
+        max_end_ = std::max(max_end_, end);
+        auto lo = std::lower_bound(ranges_.begin(), ranges_.end(), offset,
+                                   [](const Range& r, uint64_t v) { return r.end < v; });
+        auto hi = std::upper_bound(lo, ranges_.end(), end, [](uint64_t v, const Range& r) { return v < r.start; });
+        if (ranges_.size() - static_cast<size_t>(hi - lo) + 1 > store_.cfg_.max_ranges) return;
+        Range r{offset, end};
+        if (lo != hi) {
+            r.start = std::min(r.start, lo->start);
+            r.end = std::max(r.end, (hi - 1)->end);
+            *lo = r;
+            ranges_.erase(lo + 1, hi);
+        } else {
+            ranges_.insert(lo, r);
+        }
+        return;
+    }
     auto& c = store_.counters();
     c.inc(FileCounter::bytes_written, data.size());
     if (offset > std::numeric_limits<uint64_t>::max() - data.size()) {
@@ -501,6 +533,15 @@ AssembledFile FileAssembler::finish(uint64_t required_end) {
     out.size = std::max(max_end_, required_end);
     const uint64_t c = contiguous();
     out.gaps = c < out.size;
+    if (sink_) {
+        // The sink's assembler decides the rest (kept content, hash, magic).
+        out.state = out.gaps ? FileState::truncated : FileState::complete;
+        out.carved_elsewhere = true;
+        out.sink_handle = handle_;
+        finished_ = true;
+        sink_->finish(handle_, required_end);
+        return out;
+    }
     out.content_truncated = content_dropped_;
 
     if (defer_) {

@@ -29,6 +29,17 @@
 // kPoolBuffers x memory_per_file more (16 MiB with the defaults), freed with
 // the store (or by trim_pool()).
 //
+// Carving elsewhere (FileStore::set_content_sink): an assembler made while the
+// store has a ContentSink keeps only the range bookkeeping on the worker
+// (max_end, contiguous, covers: what the SMB decoder needs to see a file
+// complete) and hands every write, as given, to the sink, which assembles the
+// content, hashes it and finishes it on another thread with a FileAssembler of
+// its own (detectors/files FileCarver). finish() then returns the file without
+// content or hash (AssembledFile::carved_elsewhere, the sink's handle); the
+// sink reports the real one later. Counters, memory and spill budgets are
+// those of the sink's own FileStore then. When the sink refuses a file (no
+// free handle), the assembler carves locally as before.
+//
 // Ownership: the worker owns its FileStore; a FileAssembler belongs to the flow
 // that carves the file and must not outlive the store. finish() hands the content
 // (memory buffer or spill file path) to the caller in a FileContent, which owns it:
@@ -132,6 +143,22 @@ private:
     std::string path_;
 };
 
+// Where the content of files carved elsewhere goes (see above). The handle is
+// the sink's; kNoHandle: carve here.
+class ContentSink {
+public:
+    static constexpr uint32_t kNoHandle = 0xffffffffu;
+    virtual ~ContentSink() = default;
+    // A new file (FileAssembler constructor); kNoHandle when it cannot take it.
+    virtual uint32_t open(uint64_t size_hint) = 0;
+    // A write, exactly as FileAssembler::write got it (any offset, overlaps).
+    virtual void write(uint32_t handle, uint64_t offset, std::span<const uint8_t> data) = 0;
+    // finish(required_end) of the file; its result comes back from the sink.
+    virtual void finish(uint32_t handle, uint64_t required_end) = 0;
+    // The file is dropped unfinished: no result.
+    virtual void abort(uint32_t handle) = 0;
+};
+
 // What finish() returns.
 struct AssembledFile {
     uint64_t file_uid = 0;       // unique per worker (FileStore), from 1
@@ -147,6 +174,10 @@ struct AssembledFile {
     bool sha256_deferred = false;
     std::string magic;           // libmagic description, "" when smb.file.magic is off or unknown
     FileContent content;         // kept bytes [0, content.size())
+    // Carved by a ContentSink: state (COMPLETE here means only "no gaps seen"),
+    // hash, magic and content come from the sink under this handle.
+    bool carved_elsewhere = false;
+    uint32_t sink_handle = ContentSink::kNoHandle;
 };
 
 class FileStore {
@@ -174,6 +205,10 @@ public:
     size_t pool_buffers() const { return pool_.size(); }
     uint64_t pool_bytes() const;
     void trim_pool() { pool_.clear(); }
+
+    // Carving elsewhere (see above) for assemblers made from now on; null: here.
+    void set_content_sink(ContentSink* sink) { sink_ = sink; }
+    ContentSink* content_sink() const { return sink_; }
 
     // Deferred hashing (see FileAssembler) for assemblers made from now on.
     void set_defer_hash(bool on) { defer_hash_ = on; }
@@ -206,6 +241,7 @@ private:
     std::vector<uint8_t> scratch_;  // pre-sized read buffer for spill re-reads
     std::vector<FileBuffer> pool_;  // freed content buffers, at most kPoolBuffers
     bool defer_hash_ = false;
+    ContentSink* sink_ = nullptr;
 };
 
 class FileAssembler {
@@ -227,6 +263,7 @@ public:
     uint64_t memory_held() const { return mem_accounted_; }
     size_t ranges() const { return ranges_.size(); }
     bool finished() const { return finished_; }
+    bool carved_elsewhere() const { return handle_ != ContentSink::kNoHandle; }
 
     // Ends the file. COMPLETE when bytes [0, max(required_end, max_end())) are
     // all present and kept, TRUNCATED otherwise. Call once.
@@ -264,6 +301,8 @@ private:
     uint64_t hashed_ = 0;
     evp_md_ctx_st* sha_ = nullptr;
     bool finished_ = false;
+    ContentSink* sink_ = nullptr;    // carving elsewhere: the sink and its handle
+    uint32_t handle_ = ContentSink::kNoHandle;
 };
 
 }  // namespace sluice

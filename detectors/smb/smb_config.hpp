@@ -57,6 +57,8 @@ struct SmbConfig {
     uint32_t max_name_bytes = 1024;          // UTF-8 bytes kept of a file name or share path
     EncryptedPolicy encrypted_policy = EncryptedPolicy::alert;
     bool carve_files = true;                 // smb.file.enabled
+    bool offload = true;                     // smb.file.offload: ids carves on a carving thread (FileCarver)
+    uint32_t offload_mbufs = 4096;           // smb.file.offload-mbufs: packet references one worker's carver holds
     FileStoreConfig files;
 };
 
@@ -68,7 +70,7 @@ struct SmbConfigKey {
     std::string_view help;
 };
 
-inline constexpr std::array<SmbConfigKey, 18> kSmbConfigKeys = {{
+inline constexpr std::array<SmbConfigKey, 20> kSmbConfigKeys = {{
     {"smb.max_pdu_size", "u32", "16777215", "SMB messages longer than this (NetBIOS length) are skipped by their length without buffering, counted"},
     {"smb.pdu_buffer_size", "u32", "131072", "bytes of one SMB message buffered per direction, not counting the file data streamed straight into the file assembler; a message needing more is skipped, counted"},
     {"smb.max_open_files", "u32", "256", "open files tracked per flow; the least recently used one is finished (TRUNCATED if incomplete) when full"},
@@ -87,6 +89,8 @@ inline constexpr std::array<SmbConfigKey, 18> kSmbConfigKeys = {{
     {"smb.file.magic", "bool", "false", "libmagic type of finished files computed on the worker (0.1-10 ms per file); off: the scanner thread can fill it with FileMagic"},
     {"smb.file.magic_bytes", "u32", "16384", "leading bytes of a file given to libmagic"},
     {"smb.file.enabled", "bool", "true", "carve files at all (off: SMB is decoded and logged, no file content kept)"},
+    {"smb.file.offload", "bool", "true", "ids mode: file content is copied, hashed and spilled on a carving thread per worker, the worker hands it over by packet reference (ips carves on the worker)"},
+    {"smb.file.offload_mbufs", "u32", "4096", "packet buffers one worker's carving thread may hold references on; beyond, the worker copies (the packet pool must have room: capture.mbufs)"},
 }};
 
 }  // namespace sluice

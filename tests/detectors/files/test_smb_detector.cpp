@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <set>
 
+#include "detectors/files/file_carver.hpp"
 #include "detectors/files/smb_detector.hpp"
 #include "detectors/malware/scan_service.hpp"
 #include "detectors/smb/smb_eve.hpp"
@@ -280,6 +281,7 @@ TEST_F(SmbDetectorTest, FullQueueFailOpenLogsTheFileUnscanned) {
 // cannot take is hashed on the worker instead, so both fileinfo events carry it.
 TEST_F(SmbDetectorTest, IdsHashIsLeftToTheScannerOrMadeHereWhenTheQueueIsFull) {
     settings.malware.scan.queue_capacity = 1;
+    settings.smb.offload = false;  // carving on the worker (with a carver, its thread hashes)
     make(false, false);
     EXPECT_TRUE(det->smb_context().files().defer_hash());
     const Bytes first = pattern(70000, 8);
@@ -406,7 +408,8 @@ TEST_F(SmbDetectorTest, TruncatedFilesAreNotScannedWhenConfigured) {
     msgs.resize(msgs.size() - 2);
     feeder->run(msgs);
     det->on_stream_end(flow);
-    EXPECT_EQ(det->outstanding(), 0u);
+    ASSERT_TRUE(drain(*det));  // back from the carving thread
+    EXPECT_EQ(det->counters().get(FilesCounter::submitted), 0u);
     const auto fi = services->events_of("fileinfo");
     ASSERT_EQ(fi.size(), 1u);
     EXPECT_EQ(fi[0]["fileinfo"]["clamav"]["reason"], "truncated");
@@ -422,6 +425,65 @@ TEST_F(SmbDetectorTest, WithoutScannerFilesAreLoggedAsTheyFinish) {
     EXPECT_FALSE(fi[0]["fileinfo"].contains("clamav"));
     EXPECT_EQ(services->hold_calls, 0u);
     EXPECT_FALSE(det->pending());
+}
+
+// ids carves on the carving thread: the worker's store keeps nothing, the
+// fileinfo event comes from poll() with the thread's hash; without a scanner
+// too. ips and smb.file.offload=false carve on the worker.
+TEST_F(SmbDetectorTest, IdsCarvesOnTheCarvingThreadAndLogsFromPoll) {
+    make(false, true, false, /*with_scanner=*/false);
+    ASSERT_NE(det->carver(), nullptr);
+    const Bytes content = pattern(200000, 31);
+    feeder->run(upload("big.bin", content));
+    EXPECT_EQ(det->smb_context().files().counters().get(FileCounter::bytes_kept), 0u);
+    EXPECT_EQ(det->smb_context().files().memory_used(), 0u);
+    ASSERT_TRUE(drain(*det));
+    const auto fi = services->events_of("fileinfo");
+    ASSERT_EQ(fi.size(), 1u);
+    EXPECT_EQ(fi[0]["fileinfo"]["sha256"], hex_sha(content));
+    EXPECT_EQ(fi[0]["fileinfo"]["state"], "COMPLETE");
+    EXPECT_EQ(fi[0]["fileinfo"]["size"], content.size());
+    EXPECT_EQ(fi[0]["fileinfo"]["filename"], "big.bin");
+    EXPECT_EQ(fi[0]["flow_id"], flow.flow_id);
+    EXPECT_EQ(det->carver()->carving_counters().get(FileCounter::bytes_kept), content.size());
+    // The harness's packets have no mbuf: the worker copied into the arena.
+    EXPECT_EQ(det->carver()->counters().get(CarverCounter::copied_bytes), content.size());
+    EXPECT_EQ(det->carver()->in_flight(), 0u);
+    EXPECT_FALSE(det->pending());
+}
+
+TEST_F(SmbDetectorTest, IpsAndOffloadOffCarveOnTheWorker) {
+    make(true, true, false, false);
+    EXPECT_EQ(det->carver(), nullptr);
+    settings.smb.offload = false;
+    det->on_flow_end(flow);
+    make(false, true, false, false);
+    EXPECT_EQ(det->carver(), nullptr);
+    const Bytes content = pattern(5000, 32);
+    feeder->run(upload("w.bin", content));
+    EXPECT_EQ(services->events_of("fileinfo").size(), 1u);  // logged as it finishes
+    EXPECT_EQ(det->smb_context().files().counters().get(FileCounter::bytes_kept), content.size());
+}
+
+// Reading a capture, a flow's end waits for its files to come back from the
+// carving thread, so their events come before the flow's.
+TEST_F(SmbDetectorTest, CaptureInputFlowEndWaitsForCarvedFiles) {
+    make(false, true, /*offline=*/true, /*with_scanner=*/false);
+    auto msgs = upload("open.bin", pattern(300000, 33), 60000);
+    msgs.resize(msgs.size() - 2);  // no CLOSE: finished TRUNCATED at the end of the stream
+    feeder->run(msgs);
+    feeder->run(upload("done.bin", pattern(1000, 34), 16384, 100, false, Fid{0x7777, 0x8888}));
+    det->on_stream_end(flow);
+    det->on_flow_end(flow);
+    EXPECT_EQ(flow.detector_state[0], nullptr);
+    const auto fi = services->events_of("fileinfo");
+    ASSERT_EQ(fi.size(), 2u);
+    std::set<std::string> states;
+    for (const auto& e : fi) states.insert(e["fileinfo"]["filename"].get<std::string>() + ":" + e["fileinfo"]["state"].get<std::string>());
+    EXPECT_TRUE(states.count("open.bin:TRUNCATED"));
+    EXPECT_TRUE(states.count("done.bin:COMPLETE"));
+    EXPECT_EQ(det->outstanding(), 0u);
+    det.reset();  // TearDown: the flow already ended
 }
 
 TEST_F(SmbDetectorTest, CaptureInputWaitsForRoomInsteadOfLosingFiles) {

@@ -1,0 +1,297 @@
+#include "detectors/files/file_carver.hpp"
+
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstring>
+#include <pthread.h>
+
+namespace sluice {
+
+namespace {
+
+constexpr unsigned kBurst = 64;
+constexpr uint32_t kMaxArenaPiece = 64 * 1024;  // a copied write goes in pieces of at most this
+constexpr auto kIdleSleep = std::chrono::microseconds(50);
+constexpr auto kWaitSleep = std::chrono::microseconds(20);
+
+}  // namespace
+
+std::unique_ptr<FileCarver> FileCarver::create(const FileCarverSettings& settings) {
+    std::unique_ptr<FileCarver> c(new FileCarver(settings));
+    c->thread_ = std::thread([p = c.get()] { p->run(); });
+    pthread_setname_np(c->thread_.native_handle(), "sluice-carver");
+    return c;
+}
+
+FileCarver::FileCarver(const FileCarverSettings& settings) : settings_(settings) {
+    settings_.max_files = std::max<uint32_t>(settings_.max_files, 1);
+    settings_.arena_bytes = std::max<uint32_t>(settings_.arena_bytes, 2 * kMaxArenaPiece);
+    store_ = std::make_unique<FileStore>(settings_.files);
+    files_.resize(settings_.max_files);
+    arena_.reset(new uint8_t[settings_.arena_bytes]);
+    // Every slot may have an open and a finish/abort queued: that room is kept
+    // for control operations, data gets the rest.
+    control_reserve_ = 2 * settings_.max_files + 2;
+    const uint64_t ops = std::bit_ceil(uint64_t{settings_.max_mbufs} + control_reserve_ + 4096);
+    ops_.resize(ops);
+    ops_mask_ = static_cast<uint32_t>(ops - 1);
+    const uint64_t res = std::bit_ceil(uint64_t{settings_.max_files});
+    results_.assign(res, nullptr);
+    results_mask_ = static_cast<uint32_t>(res - 1);
+    free_slots_.reserve(settings_.max_files);
+    for (uint32_t i = settings_.max_files; i-- > 0;) free_slots_.push_back(i);
+}
+
+FileCarver::~FileCarver() {
+    stop_.store(true, std::memory_order_release);
+    if (thread_.joinable()) thread_.join();
+    // What the thread left: operations (mbuf references), files, results.
+    uint64_t tail = ops_tail_.load(std::memory_order_relaxed);
+    const uint64_t head = ops_head_.load(std::memory_order_relaxed);
+    for (; tail != head; ++tail) {
+        const Op& op = ops_[tail & ops_mask_];
+        if (op.mbuf) rte_pktmbuf_free(op.mbuf);
+    }
+    ops_tail_.store(tail, std::memory_order_relaxed);
+    while (CarvedFile* c = pop_result()) delete c;
+    files_.clear();
+}
+
+// ------------------------------------------------------------ worker side
+
+void FileCarver::set_backing(rte_mbuf* m) {
+    backing_ = m;
+    if (m) {
+        backing_begin_ = rte_pktmbuf_mtod(m, const uint8_t*);
+        backing_end_ = backing_begin_ + rte_pktmbuf_data_len(m);
+    } else {
+        backing_begin_ = backing_end_ = nullptr;
+    }
+}
+
+uint32_t FileCarver::mbufs_held() const {
+    return static_cast<uint32_t>(mbufs_sent_ - mbufs_freed_.load(std::memory_order_acquire));
+}
+
+uint32_t FileCarver::ring_free() const {
+    const uint64_t used = ops_head_.load(std::memory_order_relaxed) - ops_tail_.load(std::memory_order_acquire);
+    return static_cast<uint32_t>(ops_.size() - used);
+}
+
+bool FileCarver::push(const Op& op) {
+    const uint64_t head = ops_head_.load(std::memory_order_relaxed);
+    if (head - ops_tail_.load(std::memory_order_acquire) >= ops_.size()) return false;
+    ops_[head & ops_mask_] = op;
+    ops_head_.store(head + 1, std::memory_order_release);
+    return true;
+}
+
+template <typename Ready>
+void FileCarver::wait_for(Ready&& ready) {
+    counters_.inc(CarverCounter::waits);
+    while (!ready()) std::this_thread::sleep_for(kWaitSleep);
+}
+
+void FileCarver::push_control(const Op& op) {
+    // The reserve makes this succeed; the loop is only a guard.
+    while (!push(op)) std::this_thread::sleep_for(kWaitSleep);
+}
+
+uint32_t FileCarver::open(uint64_t size_hint) {
+    if (free_slots_.empty()) {
+        counters_.inc(CarverCounter::no_slot);
+        return kNoHandle;
+    }
+    const uint32_t h = free_slots_.back();
+    free_slots_.pop_back();
+    ++slots_in_use_;
+    counters_.inc(CarverCounter::files);
+    Op op;
+    op.kind = Op::open_file;
+    op.handle = h;
+    op.offset = size_hint;
+    push_control(op);
+    return h;
+}
+
+bool FileCarver::room_for_data() const { return ring_free() > control_reserve_; }
+
+bool FileCarver::copy_write(uint32_t handle, uint64_t offset, std::span<const uint8_t> data, CarverCounter reason) {
+    counters_.inc(reason);
+    const uint64_t cap = settings_.arena_bytes;
+    while (!data.empty()) {
+        const uint32_t n = static_cast<uint32_t>(std::min<size_t>(data.size(), kMaxArenaPiece));
+        // A piece never wraps: the bytes left before the arena's end are skipped.
+        const uint64_t at = arena_head_ % cap;
+        const uint32_t skip = at + n > cap ? static_cast<uint32_t>(cap - at) : 0;
+        const uint64_t need = uint64_t{skip} + n;
+        auto ready = [&] {
+            return room_for_data() && arena_head_ + need - arena_released_.load(std::memory_order_acquire) <= cap;
+        };
+        if (!ready()) {
+            if (!settings_.offline) {
+                counters_.inc(CarverCounter::lost_writes);
+                counters_.inc(CarverCounter::lost_bytes, data.size());
+                return false;
+            }
+            wait_for(ready);
+        }
+        uint8_t* dst = arena_.get() + (skip ? 0 : at);
+        std::memcpy(dst, data.data(), n);
+        Op op;
+        op.kind = Op::data;
+        op.handle = handle;
+        op.len = n;
+        op.arena_bytes = static_cast<uint32_t>(need);
+        op.offset = offset;
+        op.ptr = dst;
+        push(op);  // room_for_data() held
+        arena_head_ += need;
+        counters_.inc(CarverCounter::copied_bytes, n);
+        data = data.subspan(n);
+        offset += n;
+    }
+    return true;
+}
+
+void FileCarver::write(uint32_t handle, uint64_t offset, std::span<const uint8_t> data) {
+    if (data.empty()) return;
+    const bool in_mbuf = backing_ && data.data() >= backing_begin_ && data.data() + data.size() <= backing_end_;
+    if (!in_mbuf) {
+        copy_write(handle, offset, data, CarverCounter::copied_not_in_mbuf);
+        return;
+    }
+    if (mbufs_held() >= settings_.max_mbufs) {
+        copy_write(handle, offset, data, CarverCounter::copied_mbuf_limit);
+        return;
+    }
+    if (!room_for_data()) {
+        if (!settings_.offline) {
+            counters_.inc(CarverCounter::lost_writes);
+            counters_.inc(CarverCounter::lost_bytes, data.size());
+            return;
+        }
+        wait_for([this] { return room_for_data(); });
+    }
+    rte_mbuf_refcnt_update(backing_, 1);
+    Op op;
+    op.kind = Op::data;
+    op.handle = handle;
+    op.len = static_cast<uint32_t>(data.size());
+    op.offset = offset;
+    op.ptr = data.data();
+    op.mbuf = backing_;
+    push(op);
+    ++mbufs_sent_;
+    counters_.inc(CarverCounter::chunks_by_reference);
+    counters_.inc(CarverCounter::bytes_by_reference, data.size());
+}
+
+void FileCarver::finish(uint32_t handle, uint64_t required_end) {
+    Op op;
+    op.kind = Op::finish_file;
+    op.handle = handle;
+    op.offset = required_end;
+    op.keep = keep_;
+    push_control(op);
+}
+
+void FileCarver::abort(uint32_t handle) {
+    Op op;
+    op.kind = Op::abort_file;
+    op.handle = handle;
+    push_control(op);
+    // Operations run in order: the slot may carry a new file at once.
+    free_slots_.push_back(handle);
+    --slots_in_use_;
+}
+
+CarvedFile* FileCarver::pop_result() {
+    const uint64_t tail = res_tail_.load(std::memory_order_relaxed);
+    if (tail == res_head_.load(std::memory_order_acquire)) return nullptr;
+    CarvedFile* c = results_[tail & results_mask_];
+    res_tail_.store(tail + 1, std::memory_order_release);
+    return c;
+}
+
+void FileCarver::release(CarvedFile* c) {
+    if (c->handle < files_.size()) {
+        free_slots_.push_back(c->handle);
+        --slots_in_use_;
+    }
+    delete c;
+}
+
+void FileCarver::drain() const {
+    while (ops_tail_.load(std::memory_order_acquire) != ops_head_.load(std::memory_order_relaxed))
+        std::this_thread::sleep_for(kWaitSleep);
+}
+
+// ---------------------------------------------------------- carving thread
+
+void FileCarver::apply(const Op& op) {
+    std::unique_ptr<FileAssembler>& f = files_[op.handle];
+    switch (op.kind) {
+        case Op::open_file:
+            f = std::make_unique<FileAssembler>(*store_, op.offset);
+            break;
+        case Op::data:
+            if (f) f->write(op.offset, {op.ptr, op.len});
+            break;
+        case Op::finish_file: {
+            auto* c = new CarvedFile;
+            c->handle = op.handle;
+            if (f) c->file = f->finish(op.offset);
+            f.reset();
+            if (!op.keep) {
+                // Nobody reads the content: its buffer carves the next file here.
+                if (c->file.content.kind() == FileContent::Kind::memory) store_->recycle(c->file.content.take_memory());
+                c->file.content = FileContent();  // unlinks a spill file
+            }
+            // The ring holds every slot: never full.
+            const uint64_t head = res_head_.load(std::memory_order_relaxed);
+            results_[head & results_mask_] = c;
+            res_head_.store(head + 1, std::memory_order_release);
+            break;
+        }
+        case Op::abort_file:
+            f.reset();
+            break;
+    }
+}
+
+void FileCarver::run() {
+    Op batch[kBurst];
+    rte_mbuf* to_free[kBurst];
+    for (;;) {
+        const uint64_t tail = ops_tail_.load(std::memory_order_relaxed);
+        const uint64_t head = ops_head_.load(std::memory_order_acquire);
+        if (tail == head) {
+            if (stop_.load(std::memory_order_acquire)) return;
+            std::this_thread::sleep_for(kIdleSleep);
+            continue;
+        }
+        const unsigned n = static_cast<unsigned>(std::min<uint64_t>(head - tail, kBurst));
+        for (unsigned i = 0; i < n; ++i) batch[i] = ops_[(tail + i) & ops_mask_];
+        unsigned nfree = 0;
+        uint64_t arena = 0;
+        for (unsigned i = 0; i < n; ++i) {
+            apply(batch[i]);
+            if (batch[i].mbuf) to_free[nfree++] = batch[i].mbuf;
+            arena += batch[i].arena_bytes;
+        }
+        // Hand the ring slots back before the references: the worker counts
+        // references against mbufs_freed_ and room against ops_tail_.
+        ops_tail_.store(tail + n, std::memory_order_release);
+        if (nfree) {
+            rte_pktmbuf_free_bulk(to_free, nfree);
+            mbufs_freed_.fetch_add(nfree, std::memory_order_release);
+        }
+        if (arena) arena_released_.fetch_add(arena, std::memory_order_release);
+    }
+}
+
+}  // namespace sluice

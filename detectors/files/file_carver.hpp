@@ -1,0 +1,203 @@
+// FileCarver: carves one worker's SMB files on a thread of its own, so the
+// worker does no per-byte work on file content (issue 5 part 8). It is the
+// worker's ContentSink (detectors/smb/file_assembler.hpp): the worker's
+// assemblers keep only range bookkeeping and hand every write over; the
+// carving thread runs a FileAssembler per file (copy into the file's buffer,
+// spill to disk past the caps, SHA-256, libmagic) with a FileStore of its own,
+// and hands each finished file back.
+//
+// Hand-over without a copy: while the worker feeds the SMB decoder a chunk of
+// reassembled stream that lies in a packet's mbuf (the in-order fast path;
+// set_backing), a write inside it is passed by reference: the worker takes a
+// reference on the mbuf (rte_mbuf_refcnt_update) and the carving thread drops
+// it (rte_pktmbuf_free, safe from a non-EAL thread) once it has copied the
+// bytes. Other writes (out-of-order data from the reassembler's own buffers,
+// IP-reassembled datagrams, data fed without a packet) and writes once
+// max_mbufs references are held are copied by the worker into a bounded byte
+// arena instead, counted by reason. When neither the ring nor the arena has
+// room: reading a capture the worker waits (counted; nothing is lost), live
+// the write is lost (counted) and the file ends TRUNCATED (a hole).
+//
+// Rings: one single-producer (worker) single-consumer (carving thread) ring of
+// operations (open, write, finish, abort), with room always kept for the
+// control operations of every file slot; one ring of finished files back,
+// as large as the slot table, so it never overflows. Files are slots
+// (handles) of a table of max_files; a file without a free slot is carved on
+// the worker (counted).
+//
+// Ownership: the SmbDetector of a worker owns its FileCarver; the carving
+// thread is started by create() and stopped by the destructor, which frees
+// the mbuf references and files still in flight (so the carver must be
+// destroyed before the packet pool). A CarvedFile from poll() owns its
+// content (when kept) and is freed after the callback.
+// Thread rules: open/write/finish/abort/set_backing/poll on the owning worker
+// only; counters()/carving_counters()/memory_used() from any thread (plain
+// integers, summed by the reader).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "dataplane/counters.hpp"
+#include "detectors/smb/file_assembler.hpp"
+
+struct rte_mbuf;
+
+namespace sluice {
+
+#define SLUICE_CARVER_COUNTERS(X)                                                                  \
+    X(files, "files")                             /* files carved on the carving thread */         \
+    X(chunks_by_reference, "chunks_by_reference") /* writes passed by mbuf reference */            \
+    X(bytes_by_reference, "bytes_by_reference")                                                    \
+    X(copied_not_in_mbuf, "copied_not_in_mbuf")   /* copied: not inside the packet's mbuf */       \
+    X(copied_mbuf_limit, "copied_mbuf_limit")     /* copied: max_mbufs references held */          \
+    X(copied_bytes, "copied_bytes")               /* bytes the worker copied into the arena */     \
+    X(waits, "waits")                             /* capture input: waited for room */             \
+    X(lost_writes, "lost_writes")                 /* live: no room, write lost (file TRUNCATED) */ \
+    X(lost_bytes, "lost_bytes")                                                                    \
+    X(no_slot, "no_slot")                         /* no free file slot: carved on the worker */
+
+enum class CarverCounter : unsigned {
+#define SLUICE_X(id, name) id,
+    SLUICE_CARVER_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+        count
+};
+
+constexpr std::string_view counter_name(CarverCounter c) {
+    constexpr std::string_view names[] = {
+#define SLUICE_X(id, name) name,
+        SLUICE_CARVER_COUNTERS(SLUICE_X)
+#undef SLUICE_X
+    };
+    return names[static_cast<size_t>(c)];
+}
+
+struct FileCarverSettings {
+    FileStoreConfig files;           // caps of the carving thread's FileStore
+    uint32_t max_files = 1024;       // file slots (files handed over and not yet polled back)
+    uint32_t max_mbufs = 4096;       // mbuf references held at once (smb.file.offload-mbufs)
+    uint32_t arena_bytes = 4u << 20; // bytes copied by the worker and not yet carved
+    bool offline = false;            // reading a capture: wait for room, never lose a write
+};
+
+// A finished file, back from the carving thread.
+struct CarvedFile {
+    uint32_t handle = ContentSink::kNoHandle;
+    AssembledFile file;  // as FileAssembler::finish made it; content empty unless kept
+};
+
+class FileCarver final : public ContentSink {
+public:
+    static std::unique_ptr<FileCarver> create(const FileCarverSettings& settings);
+    ~FileCarver() override;
+    FileCarver(const FileCarver&) = delete;
+    FileCarver& operator=(const FileCarver&) = delete;
+
+    // The packet whose reassembled bytes are being fed (null: none): writes that
+    // lie inside its first segment's data go by reference.
+    void set_backing(rte_mbuf* m);
+
+    // ContentSink (the worker's assemblers call these).
+    uint32_t open(uint64_t size_hint) override;
+    void write(uint32_t handle, uint64_t offset, std::span<const uint8_t> data) override;
+    void finish(uint32_t handle, uint64_t required_end) override;
+    void abort(uint32_t handle) override;
+    // Whether finished files keep their content for the caller (a scanner
+    // takes it) or the carving thread frees it (files finished from now on).
+    void set_keep_content(bool keep) { keep_ = keep; }
+
+    // Calls f(CarvedFile&) for each finished file, in finishing order, then
+    // frees it and its slot. Returns how many.
+    template <typename F>
+    size_t poll(F&& f) {
+        size_t n = 0;
+        while (CarvedFile* c = pop_result()) {
+            f(*c);
+            release(c);
+            ++n;
+        }
+        return n;
+    }
+    // Files handed over (slots in use) whose result was not yet polled.
+    uint32_t in_flight() const { return slots_in_use_; }
+    uint32_t mbufs_held() const;
+
+    const CounterSet<CarverCounter>& counters() const { return counters_; }
+    // The carving thread's FileStore counters and budgets.
+    const CounterSet<FileCounter>& carving_counters() const { return store_->counters(); }
+    uint64_t memory_used() const { return store_->memory_used(); }
+    uint64_t spill_used() const { return store_->spill_used(); }
+
+    // For tests: waits (sleeping) until the carving thread has done every
+    // operation handed over so far.
+    void drain() const;
+
+private:
+    struct Op {
+        enum Kind : uint8_t { open_file, data, finish_file, abort_file };
+        Kind kind = data;
+        bool keep = false;        // finish_file: keep the content
+        uint32_t handle = 0;
+        uint32_t len = 0;
+        uint32_t arena_bytes = 0; // data from the arena: bytes to give back after it
+        uint64_t offset = 0;      // data: file offset; open: size hint; finish: required end
+        const uint8_t* ptr = nullptr;
+        rte_mbuf* mbuf = nullptr; // reference to drop after the copy
+    };
+
+    explicit FileCarver(const FileCarverSettings& settings);
+    void run();
+    void apply(const Op& op);
+    // Worker side.
+    bool push(const Op& op);
+    uint32_t ring_free() const;
+    bool room_for_data() const;
+    bool copy_write(uint32_t handle, uint64_t offset, std::span<const uint8_t> data, CarverCounter reason);
+    // Capture input: sleeps until ready() (the carving thread always progresses).
+    template <typename Ready>
+    void wait_for(Ready&& ready);
+    void push_control(const Op& op);
+    CarvedFile* pop_result();
+    void release(CarvedFile* c);
+
+    FileCarverSettings settings_;
+    std::unique_ptr<FileStore> store_;  // the carving thread's
+    std::vector<std::unique_ptr<FileAssembler>> files_;  // by handle; carving thread only
+    std::unique_ptr<uint8_t[]> arena_;
+
+    // Operations ring (worker -> thread).
+    std::vector<Op> ops_;
+    uint32_t ops_mask_ = 0;
+    alignas(64) std::atomic<uint64_t> ops_head_{0};  // written by the worker
+    alignas(64) std::atomic<uint64_t> ops_tail_{0};  // written by the thread
+    // Results ring (thread -> worker).
+    std::vector<CarvedFile*> results_;
+    uint32_t results_mask_ = 0;
+    alignas(64) std::atomic<uint64_t> res_head_{0};  // written by the thread
+    alignas(64) std::atomic<uint64_t> res_tail_{0};  // written by the worker
+    // Published by the thread: mbuf references dropped, arena bytes given back.
+    alignas(64) std::atomic<uint64_t> mbufs_freed_{0};
+    std::atomic<uint64_t> arena_released_{0};
+    std::atomic<bool> stop_{false};
+
+    // Worker-only state.
+    alignas(64) uint64_t mbufs_sent_ = 0;
+    uint64_t arena_head_ = 0;
+    const uint8_t* backing_begin_ = nullptr;
+    const uint8_t* backing_end_ = nullptr;
+    rte_mbuf* backing_ = nullptr;
+    std::vector<uint32_t> free_slots_;
+    uint32_t slots_in_use_ = 0;
+    uint32_t control_reserve_ = 0;
+    bool keep_ = false;
+    CounterSet<CarverCounter> counters_;
+
+    std::thread thread_;
+};
+
+}  // namespace sluice

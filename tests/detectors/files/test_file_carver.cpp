@@ -1,0 +1,278 @@
+// FileCarver: file writes handed from the worker to the carving thread by
+// mbuf reference (a reference taken, dropped by the thread after the copy) or
+// copied into the arena (not inside the packet's mbuf, reference cap reached),
+// carved there by a real FileAssembler: same state, size and SHA-256 as
+// carving on the worker, for in-order, out-of-order, overlapping, holed and
+// spilled files; content kept only when asked; aborts, slot exhaustion (the
+// worker carves locally), and a worker-side FileAssembler with the carver as
+// its sink. The mbufs are real rte_mbuf structs over test memory (no EAL):
+// the test holds one reference, so the thread's free only drops its own.
+#include <gtest/gtest.h>
+#include <rte_mbuf.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "detectors/files/file_carver.hpp"
+#include "tests/detectors/smb/smb_pdu_builder.hpp"
+#include "tests/detectors/smb/smb_test_sink.hpp"
+
+namespace sluice {
+namespace {
+
+namespace fs = std::filesystem;
+using test::Bytes;
+using test::pattern;
+using test::sha256_hex_of;
+
+std::string hex(const AssembledFile& f) {
+    char h[64];
+    sha256_hex(f.sha256, h);
+    return std::string(h, 64);
+}
+
+// A one-segment mbuf over a test buffer holding `payload` at its data offset
+// (rte_mbuf has zero-size marker arrays: made in raw aligned memory).
+struct TestMbuf {
+    explicit TestMbuf(std::span<const uint8_t> payload) : buf(RTE_PKTMBUF_HEADROOM + payload.size() + 64) {
+        const size_t size = (sizeof(rte_mbuf) + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE * RTE_CACHE_LINE_SIZE;
+        m = static_cast<rte_mbuf*>(std::aligned_alloc(RTE_CACHE_LINE_SIZE, size));
+        std::memset(static_cast<void*>(m), 0, size);
+        m->buf_addr = buf.data();
+        m->data_off = RTE_PKTMBUF_HEADROOM;
+        m->data_len = static_cast<uint16_t>(payload.size());
+        m->pkt_len = static_cast<uint32_t>(payload.size());
+        m->nb_segs = 1;
+        m->next = nullptr;
+        rte_mbuf_refcnt_set(m, 1);
+        std::copy(payload.begin(), payload.end(), buf.begin() + RTE_PKTMBUF_HEADROOM);
+    }
+    ~TestMbuf() { std::free(m); }
+    TestMbuf(const TestMbuf&) = delete;
+    TestMbuf& operator=(const TestMbuf&) = delete;
+    std::span<const uint8_t> data(size_t from, size_t n) const { return {rte_pktmbuf_mtod(m, const uint8_t*) + from, n}; }
+    rte_mbuf* m = nullptr;
+    std::vector<uint8_t> buf;
+};
+
+class FileCarverTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::path(::testing::TempDir()) / ("sluice-carver-" + std::to_string(::getpid()) + "-" +
+                                                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::create_directories(dir_);
+        settings.files.spill_dir = dir_.string();
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    // Polls until `n` files came back (at most `limit`).
+    std::vector<CarvedFile> collect(FileCarver& c, size_t n, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+        std::vector<CarvedFile> out;
+        const auto until = std::chrono::steady_clock::now() + limit;
+        while (out.size() < n && std::chrono::steady_clock::now() < until) {
+            c.poll([&](CarvedFile& f) { out.push_back(std::move(f)); });
+            if (out.size() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return out;
+    }
+
+    FileCarverSettings settings;
+    fs::path dir_;
+};
+
+TEST_F(FileCarverTest, WritesInsideThePacketGoByReferenceAndTheThreadDropsIt) {
+    auto carver = FileCarver::create(settings);
+    const Bytes content = pattern(3000, 1);
+    // Two packets, each carrying half of the file after a 100-byte "header".
+    Bytes p1(100, 0xee), p2(100, 0xdd);
+    p1.insert(p1.end(), content.begin(), content.begin() + 1500);
+    p2.insert(p2.end(), content.begin() + 1500, content.end());
+    TestMbuf m1(p1), m2(p2);
+    const uint32_t h = carver->open(content.size());
+    ASSERT_NE(h, ContentSink::kNoHandle);
+    carver->set_backing(m1.m);
+    carver->write(h, 0, m1.data(100, 1500));
+    carver->set_backing(m2.m);
+    carver->write(h, 1500, m2.data(100, 1500));
+    carver->set_backing(nullptr);
+    carver->finish(h, content.size());
+    auto files = collect(*carver, 1);
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(files[0].handle, h);
+    const AssembledFile& f = files[0].file;
+    EXPECT_EQ(f.state, FileState::complete);
+    EXPECT_EQ(f.size, content.size());
+    ASSERT_TRUE(f.has_sha256);
+    EXPECT_EQ(hex(f), sha256_hex_of(content));
+    EXPECT_EQ(f.content.kind(), FileContent::Kind::none);  // not kept: nobody asked
+    EXPECT_EQ(carver->counters().get(CarverCounter::chunks_by_reference), 2u);
+    EXPECT_EQ(carver->counters().get(CarverCounter::bytes_by_reference), 3000u);
+    EXPECT_EQ(carver->counters().get(CarverCounter::copied_bytes), 0u);
+    // The thread dropped exactly the references the worker took.
+    EXPECT_EQ(rte_mbuf_refcnt_read(m1.m), 1);
+    EXPECT_EQ(rte_mbuf_refcnt_read(m2.m), 1);
+    EXPECT_EQ(carver->mbufs_held(), 0u);
+    EXPECT_EQ(carver->in_flight(), 0u);
+    EXPECT_EQ(carver->carving_counters().get(FileCounter::bytes_kept), 3000u);
+}
+
+TEST_F(FileCarverTest, WritesOutsideThePacketOrPastTheReferenceCapAreCopied) {
+    settings.max_mbufs = 0;  // no reference may be held: everything is copied
+    auto carver = FileCarver::create(settings);
+    const Bytes content = pattern(5000, 2);
+    TestMbuf m(content);
+    const uint32_t h = carver->open(0);
+    carver->set_backing(m.m);
+    carver->write(h, 0, m.data(0, 2000));  // inside the mbuf, but the cap is 0
+    const Bytes elsewhere(content.begin() + 2000, content.end());
+    carver->write(h, 2000, elsewhere);  // not inside the mbuf
+    carver->set_backing(nullptr);
+    carver->finish(h, 0);
+    auto files = collect(*carver, 1);
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(files[0].file.state, FileState::complete);
+    EXPECT_EQ(hex(files[0].file), sha256_hex_of(content));
+    EXPECT_EQ(carver->counters().get(CarverCounter::copied_mbuf_limit), 1u);
+    EXPECT_EQ(carver->counters().get(CarverCounter::copied_not_in_mbuf), 1u);
+    EXPECT_EQ(carver->counters().get(CarverCounter::copied_bytes), 5000u);
+    EXPECT_EQ(carver->counters().get(CarverCounter::chunks_by_reference), 0u);
+    EXPECT_EQ(rte_mbuf_refcnt_read(m.m), 1);
+}
+
+TEST_F(FileCarverTest, OutOfOrderOverlappingAndHoledFilesEndAsOnTheWorker) {
+    auto carver = FileCarver::create(settings);
+    const Bytes content = pattern(40000, 3);
+    auto piece = [&](size_t off, size_t n) { return std::span<const uint8_t>(content.data() + off, n); };
+    // Reverse order with overlaps: same bytes, first data wins.
+    const uint32_t a = carver->open(0);
+    for (size_t off = 36000;; off -= 4000) {
+        carver->write(a, off, piece(off, std::min<size_t>(5000, content.size() - off)));
+        if (off == 0) break;
+    }
+    carver->finish(a, content.size());
+    // A hole: bytes [10000, 11000) never come; the file is TRUNCATED with gaps.
+    const uint32_t b = carver->open(0);
+    carver->write(b, 0, piece(0, 10000));
+    carver->write(b, 11000, piece(11000, 29000));
+    carver->finish(b, content.size());
+    auto files = collect(*carver, 2);
+    ASSERT_EQ(files.size(), 2u);
+    EXPECT_EQ(files[0].handle, a);
+    EXPECT_EQ(files[0].file.state, FileState::complete);
+    EXPECT_EQ(hex(files[0].file), sha256_hex_of(content));
+    EXPECT_EQ(files[1].handle, b);
+    EXPECT_EQ(files[1].file.state, FileState::truncated);
+    EXPECT_TRUE(files[1].file.gaps);
+    EXPECT_EQ(files[1].file.size, content.size());
+    EXPECT_EQ(files[1].file.sha256_bytes, 10000u);  // the hash covers the contiguous prefix
+}
+
+TEST_F(FileCarverTest, KeptContentComesBackInMemoryOrSpilledWithTheSameHash) {
+    settings.files.memory_per_file = 8192;  // the second file spills on the carving thread
+    auto carver = FileCarver::create(settings);
+    carver->set_keep_content(true);
+    const Bytes small = pattern(6000, 4), large = pattern(50000, 5);
+    const uint32_t a = carver->open(0);
+    carver->write(a, 0, small);
+    carver->finish(a, small.size());
+    const uint32_t b = carver->open(0);
+    for (size_t off = 0; off < large.size(); off += 7000)
+        carver->write(b, off, std::span<const uint8_t>(large.data() + off, std::min<size_t>(7000, large.size() - off)));
+    carver->finish(b, large.size());
+    auto files = collect(*carver, 2);
+    ASSERT_EQ(files.size(), 2u);
+    std::vector<uint8_t> got;
+    ASSERT_EQ(files[0].file.content.kind(), FileContent::Kind::memory);
+    ASSERT_TRUE(files[0].file.content.read_all(&got));
+    EXPECT_EQ(got, std::vector<uint8_t>(small.begin(), small.end()));
+    ASSERT_EQ(files[1].file.content.kind(), FileContent::Kind::spill);
+    ASSERT_TRUE(files[1].file.content.read_all(&got));
+    EXPECT_EQ(got, std::vector<uint8_t>(large.begin(), large.end()));
+    EXPECT_EQ(hex(files[1].file), sha256_hex_of(large));
+    EXPECT_EQ(files[1].file.state, FileState::complete);
+    EXPECT_EQ(carver->carving_counters().get(FileCounter::spilled_files), 1u);
+}
+
+TEST_F(FileCarverTest, AbortedFilesComeNotBackAndFreeTheirSlot) {
+    settings.max_files = 1;
+    auto carver = FileCarver::create(settings);
+    const uint32_t a = carver->open(0);
+    ASSERT_NE(a, ContentSink::kNoHandle);
+    EXPECT_EQ(carver->open(0), ContentSink::kNoHandle);  // one slot only
+    EXPECT_EQ(carver->counters().get(CarverCounter::no_slot), 1u);
+    carver->write(a, 0, pattern(100, 6));
+    carver->abort(a);
+    EXPECT_EQ(carver->in_flight(), 0u);
+    const uint32_t b = carver->open(0);  // the slot is free again at once
+    ASSERT_EQ(b, a);
+    const Bytes content = pattern(300, 7);
+    carver->write(b, 0, content);
+    carver->finish(b, content.size());
+    auto files = collect(*carver, 1);
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(hex(files[0].file), sha256_hex_of(content));  // nothing of the aborted file in it
+    carver->drain();
+    EXPECT_EQ(collect(*carver, 1, std::chrono::milliseconds(50)).size(), 0u);
+}
+
+TEST_F(FileCarverTest, DestroyingTheCarverDropsTheReferencesStillQueued) {
+    const Bytes content = pattern(1400, 8);
+    TestMbuf m(content);
+    {
+        auto carver = FileCarver::create(settings);
+        const uint32_t h = carver->open(0);
+        carver->set_backing(m.m);
+        for (int i = 0; i < 50; ++i) carver->write(h, static_cast<uint64_t>(i) * 1400, m.data(0, 1400));
+        carver->set_backing(nullptr);
+    }
+    EXPECT_EQ(rte_mbuf_refcnt_read(m.m), 1);
+}
+
+// The worker side: a FileAssembler whose store has the carver as its sink
+// keeps the ranges (covers, contiguous) and no content; finish() says the
+// result comes from the carver.
+TEST_F(FileCarverTest, AssemblerWithTheCarverAsSinkKeepsOnlyRanges) {
+    auto carver = FileCarver::create(settings);
+    FileStore worker_store(settings.files);
+    worker_store.set_content_sink(carver.get());
+    const Bytes content = pattern(20000, 9);
+    AssembledFile out;
+    uint32_t handle = ContentSink::kNoHandle;
+    {
+        FileAssembler a(worker_store, content.size());
+        ASSERT_TRUE(a.carved_elsewhere());
+        a.write(10000, std::span<const uint8_t>(content.data() + 10000, 10000));
+        EXPECT_EQ(a.contiguous(), 0u);
+        EXPECT_FALSE(a.covers(content.size()));
+        a.write(0, std::span<const uint8_t>(content.data(), 10000));
+        EXPECT_TRUE(a.covers(content.size()));
+        EXPECT_EQ(a.memory_held(), 0u);
+        out = a.finish(content.size());
+        handle = out.sink_handle;
+    }
+    EXPECT_TRUE(out.carved_elsewhere);
+    EXPECT_EQ(out.state, FileState::complete);
+    EXPECT_FALSE(out.has_sha256);
+    EXPECT_EQ(out.content.kind(), FileContent::Kind::none);
+    EXPECT_EQ(worker_store.memory_used(), 0u);
+    EXPECT_EQ(worker_store.counters().get(FileCounter::bytes_kept), 0u);  // kept there, not here
+    auto files = collect(*carver, 1);
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(files[0].handle, handle);
+    EXPECT_EQ(files[0].file.state, FileState::complete);
+    EXPECT_EQ(hex(files[0].file), sha256_hex_of(content));
+    // An assembler dropped unfinished aborts its file at the carver.
+    { FileAssembler dropped(worker_store, 0); dropped.write(0, content); }
+    carver->drain();
+    EXPECT_EQ(carver->in_flight(), 0u);
+    EXPECT_EQ(collect(*carver, 1, std::chrono::milliseconds(50)).size(), 0u);
+}
+
+}  // namespace
+}  // namespace sluice
