@@ -444,6 +444,12 @@ const ConfigKey kKeys[] = {
     {"smb.file.enabled", KeyType::boolean, "true", 0, 0, {},
      "Carve files (off: SMB is decoded and logged, no file content is kept or scanned).", "", nullptr,
      BIND_FLAG(smb.carve_files)},
+    {"smb.file.offload", KeyType::boolean, "true", 0, 0, {},
+     "ids mode: file content is copied, hashed and spilled on a carving thread per worker; the worker hands it over "
+     "by packet reference (ips carves on the worker).", "", nullptr, BIND_FLAG(smb.offload)},
+    {"smb.file.offload-mbufs", KeyType::integer, "4096", 64, 1048576, {},
+     "Per worker: packet buffers the carving thread may hold references on; beyond, the worker copies the data "
+     "(keep it well below capture.mbufs).", "", nullptr, BIND_NUMBER(smb.offload_mbufs)},
     {"smb.file.memory-total", KeyType::size, "64MiB", 1 * MiB, 64 * GiB, {},
      "Per worker: file content held in memory; files spill to disk beyond.", "", nullptr,
      BIND_NUMBER(smb.files.memory_total)},
