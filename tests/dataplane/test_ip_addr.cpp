@@ -1,6 +1,9 @@
 #include "dataplane/ip_addr.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <cstring>
 
 namespace sluice {
 namespace {
@@ -18,6 +21,26 @@ TEST(IpAddr, ParsesAndFormatsBothFamilies) {
     EXPECT_FALSE(IpAddr::parse("198.18.0.256").ok());
     EXPECT_FALSE(IpAddr::parse("").ok());
     EXPECT_FALSE(IpAddr::parse("not an address").ok());
+}
+
+// IPv4 is formatted by hand (not inet_ntop): every octet value in every
+// position gives inet_ntop's text, and the returned length is the text's.
+TEST(IpAddr, FormatsEveryIpv4OctetAsInetNtop) {
+    for (int pos = 0; pos < 4; ++pos) {
+        for (unsigned v = 0; v < 256; ++v) {
+            uint8_t raw[4] = {10, 0, 200, 9};
+            raw[pos] = static_cast<uint8_t>(v);
+            char want[INET_ADDRSTRLEN];
+            ASSERT_NE(inet_ntop(AF_INET, raw, want, sizeof want), nullptr);
+            char got[64];
+            std::memset(got, 'x', sizeof got);
+            const size_t n = IpAddr::v4_bytes(raw).format(got, sizeof got);
+            EXPECT_EQ(std::string(got, n), std::string(want));
+            EXPECT_EQ(got[n], '\0');
+        }
+    }
+    char small[8];
+    EXPECT_EQ(IpAddr::v4(0x01020304).format(small, sizeof small), 0u);  // too small for any address: nothing
 }
 
 TEST(IpRangeSet, CidrMembership) {
