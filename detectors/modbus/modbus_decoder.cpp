@@ -516,7 +516,14 @@ void ModbusDecoder::parse_response(ModbusMessage& m, std::span<const uint8_t> bo
 
 void ModbusDecoder::decode_frame(Direction dir, std::span<const uint8_t> frame, AppRecordSink& sink) {
     auto& counters = ctx_->counters;
-    ModbusRecord rec;
+    // The context's record, cleared as a fresh one would be; its `request`
+    // is read only when has_request, and then overwritten below.
+    ModbusRecord& rec = ctx_->scratch;
+    rec.tx_id = 0;
+    rec.message = ModbusMessage{};
+    rec.is_request = true;
+    rec.has_request = false;
+    rec.unanswered = false;
     ModbusMessage& m = rec.message;
     m.transaction_id = static_cast<uint16_t>((frame[0] << 8) | frame[1]);
     m.protocol_id = static_cast<uint16_t>((frame[2] << 8) | frame[3]);
@@ -579,6 +586,7 @@ void ModbusDecoder::decode_frame(Direction dir, std::span<const uint8_t> frame, 
     if (match != nullptr) {
         rec.has_request = true;
         static_cast<ModbusFields&>(rec.request) = match->request;
+        rec.request.data = {};
         rec.tx_id = match->tx_id;
         req = &rec.request;
         pending_used_ &= ~(uint32_t{1} << match_at);

@@ -74,11 +74,6 @@ struct ModbusConfig {
     static constexpr uint32_t kMaxPending = 32;
 };
 
-// Per-worker state shared by all Modbus flows of that worker.
-struct ModbusContext {
-    ModbusConfig config;
-    CounterSet<ModbusCounter> counters;
-};
 
 // Access flags as Suricata (sawp-modbus) names them: a function's data table
 // and whether it reads or writes.
@@ -150,6 +145,16 @@ struct ModbusRecord {
     bool has_request = false;  // response paired with its request (request below, data empty)
     bool unanswered = false;   // a request still without a response when the flow ended (flush_unanswered)
     ModbusMessage request;
+};
+
+// Per-worker state shared by all Modbus flows of that worker.
+struct ModbusContext {
+    ModbusConfig config;
+    CounterSet<ModbusCounter> counters;
+    // The record a decoder fills for each PDU (valid during its sink call):
+    // one per worker, so that a PDU clears only the fields it uses instead of
+    // constructing a whole record (two messages) on the stack.
+    ModbusRecord scratch;
 };
 
 // Suricata's names: function_code ("RdHoldRegs"), access_type ("READ | HOLDING"),

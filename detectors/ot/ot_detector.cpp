@@ -446,11 +446,12 @@ void OtDetector::on_record(const AppRecord& record) {
 }
 
 void OtDetector::log_eve(Flow& f, OtFlow& o, const AppRecord& record, uint64_t ts) {
-    if (!record.write_eve || !ot_record_logged(record)) return;
-    auto& fc = flow_counters_[idx(o.proto)];
+    // The type's switch first: it is off by default, and then nothing else is read.
     const EveType type = eve_type_of(record.proto);
     EveEmitter& eve = services_.eve();
     if (type == EveType::count || !eve.enabled(type)) return;
+    if (!record.write_eve || !ot_record_logged(record)) return;
+    auto& fc = flow_counters_[idx(o.proto)];
     const EveEndpoints ep = flow_endpoints(f);
     JsonWriter* w = eve.begin(type, ts, f.flow_id, &ep, f.app_proto);
     if (!w) return;

@@ -1,5 +1,6 @@
 #include "detectors/ot_policy/ot_policy_detector.hpp"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -255,21 +256,21 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
     const size_t cl = (n.reversed ? flow.server_addr() : flow.client_addr()).format(client, sizeof client);
     const size_t sl = (n.reversed ? flow.client_addr() : flow.server_addr()).format(server, sizeof server);
     char msg[512];
-    auto out = fmt::format_to_n(msg, sizeof msg - 1, "OT policy: {} {} from {} to {}", proto_name(pi), op.function,
+    auto out = fmt::format_to_n(msg, sizeof msg - 1, FMT_COMPILE("OT policy: {} {} from {} to {}"), proto_name(pi), op.function,
                                 std::string_view(client, cl), std::string_view(server, sl));
     char* end = out.out;
     auto left = [&] { return static_cast<size_t>(msg + sizeof msg - 1 - end); };
     if (op.has_unit) {
         const std::string s7 = record.proto == AppProto::s7comm ? format_s7_unit(op.unit) : std::string();
-        if (!s7.empty()) end = fmt::format_to_n(end, left(), " unit {}", s7).out;
-        else end = fmt::format_to_n(end, left(), " unit {}", op.unit).out;
+        if (!s7.empty()) end = fmt::format_to_n(end, left(), FMT_COMPILE(" unit {}"), s7).out;
+        else end = fmt::format_to_n(end, left(), FMT_COMPILE(" unit {}"), op.unit).out;
     }
     if (op.has_address) {
-        if (op.address_first == op.address_last) end = fmt::format_to_n(end, left(), " address {}", op.address_first).out;
-        else end = fmt::format_to_n(end, left(), " address {}-{}", op.address_first, op.address_last).out;
+        if (op.address_first == op.address_last) end = fmt::format_to_n(end, left(), FMT_COMPILE(" address {}"), op.address_first).out;
+        else end = fmt::format_to_n(end, left(), FMT_COMPILE(" address {}-{}"), op.address_first, op.address_last).out;
     }
-    if (rule) end = fmt::format_to_n(end, left(), " denied by rule {}", rule->name).out;
-    else end = fmt::format_to_n(end, left(), " not allowed").out;
+    if (rule) end = fmt::format_to_n(end, left(), FMT_COMPILE(" denied by rule {}"), rule->name).out;
+    else end = fmt::format_to_n(end, left(), FMT_COMPILE(" not allowed")).out;
     const std::string_view signature(msg, static_cast<size_t>(end - msg));
 
     EveEndpoints ep = flow_endpoints(flow);
