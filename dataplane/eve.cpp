@@ -54,10 +54,31 @@ EveEndpoints packet_endpoints(const DecodedPacket& p) {
 }
 
 size_t format_eve_time(uint64_t ts_ns, char* buf) {
-    const time_t sec = static_cast<time_t>(ts_ns / 1000000000ull);
+    const uint64_t sec = ts_ns / 1000000000ull;
     const unsigned usec = static_cast<unsigned>((ts_ns % 1000000000ull) / 1000);
-    struct tm tm{};
-    gmtime_r(&sec, &tm);
+    // The UTC calendar date computed directly (days since 1970 to year, month,
+    // day, after H. Hinnant's civil_from_days) instead of gmtime_r, which takes
+    // glibc's time zone lock on every call: two calls per alert event.
+    struct {
+        int tm_year, tm_mon, tm_mday, tm_hour, tm_min, tm_sec;
+    } tm{};
+    {
+        const uint64_t secs_of_day = sec % 86400;
+        tm.tm_hour = static_cast<int>(secs_of_day / 3600);
+        tm.tm_min = static_cast<int>(secs_of_day / 60 % 60);
+        tm.tm_sec = static_cast<int>(secs_of_day % 60);
+        const uint64_t z = sec / 86400 + 719468;  // days since 0000-03-01
+        const uint64_t era = z / 146097;
+        const uint64_t doe = z - era * 146097;                                      // [0, 146096]
+        const uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+        const uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
+        const uint64_t mp = (5 * doy + 2) / 153;                                     // [0, 11], from March
+        const uint64_t month = mp < 10 ? mp + 3 : mp - 9;                            // [1, 12]
+        const uint64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+        tm.tm_mday = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+        tm.tm_mon = static_cast<int>(month - 1);
+        tm.tm_year = static_cast<int>(year - 1900);
+    }
     // YYYY-MM-DDTHH:MM:SS.uuuuuu+0000
     auto two = [](char* p, int v) {
         p[0] = static_cast<char>('0' + v / 10);

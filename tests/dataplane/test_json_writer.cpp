@@ -1,10 +1,42 @@
 #include "dataplane/json_writer.hpp"
 
 #include <gtest/gtest.h>
+#include <time.h>
+
+#include <cstdio>
+#include <random>
+
+#include "dataplane/eve.hpp"
 #include <nlohmann/json.hpp>
 
 namespace sluice {
 namespace {
+
+// EVE timestamps compute the calendar date themselves (no gmtime_r): the text
+// is what gmtime_r gives, for the epoch, leap days, century and 400-year
+// leap rules, the last second of a day, and random times up to year 9999.
+TEST(EveTime, MatchesGmtime) {
+    auto expected = [](uint64_t ts_ns) {
+        const time_t sec = static_cast<time_t>(ts_ns / 1000000000ull);
+        struct tm tm{};
+        gmtime_r(&sec, &tm);
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06u+0000", tm.tm_year + 1900, tm.tm_mon + 1,
+                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                      static_cast<unsigned>(ts_ns % 1000000000ull / 1000));
+        return std::string(buf);
+    };
+    std::vector<uint64_t> secs = {0, 59, 86399, 86400, 951782400 /* 2000-02-29 */, 951868800, 4107542400 /* 2100-03-01 */,
+                                  4107456000, 1767225599, 1767225600, 253402300799 /* 9999-12-31 23:59:59 */};
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 200000; ++i) secs.push_back(rng() % 253402300800ull);
+    for (uint64_t s : secs) {
+        const uint64_t ns = s * 1000000000ull + (s * 7919) % 1000000000ull;
+        char got[32];
+        ASSERT_EQ(format_eve_time(ns, got), 31u);
+        ASSERT_EQ(std::string(got, 31), expected(ns)) << s;
+    }
+}
 
 TEST(JsonWriter, NestsAndSeparates) {
     char buf[256];
