@@ -150,6 +150,9 @@ bool OtValueSet::matches(bool has, uint32_t first, uint32_t last) const {
 }
 
 bool OtRule::matches_operation(const OtOperation& op) const {
+    // The cheap tests first (access class, unit), the function names last.
+    if (!(access & (1u << static_cast<unsigned>(op.access)))) return false;
+    if (!units.matches(op.has_unit, op.unit, op.unit)) return false;
     if (!any_function) {
         bool hit = std::find(function_codes.begin(), function_codes.end(), op.function_code) != function_codes.end();
         if (!hit)
@@ -160,8 +163,6 @@ bool OtRule::matches_operation(const OtOperation& op) const {
                 }
         if (!hit) return false;
     }
-    if (!(access & (1u << static_cast<unsigned>(op.access)))) return false;
-    if (!units.matches(op.has_unit, op.unit, op.unit)) return false;
     const uint32_t lo = std::min(op.address_first, op.address_last);
     const uint32_t hi = std::max(op.address_first, op.address_last);
     return addresses.matches(op.has_address, lo, hi);
