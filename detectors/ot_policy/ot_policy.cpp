@@ -157,7 +157,7 @@ bool OtRule::matches_operation(const OtOperation& op) const {
         bool hit = std::find(function_codes.begin(), function_codes.end(), op.function_code) != function_codes.end();
         if (!hit)
             for (const auto& n : function_names)
-                if (n == op.function) {
+                if (n.size() == op.function.size() && n == op.function) {  // sizes first: most names differ in length
                     hit = true;
                     break;
                 }

@@ -1,11 +1,11 @@
 #include "detectors/ot_policy/ot_policy_detector.hpp"
 
-#include <fmt/compile.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -38,6 +38,23 @@ bool turned_round(const Flow& f, int proto_index) {
     const uint16_t port = kServerPort[static_cast<size_t>(proto_index)];
     return f.client_port() == port && f.server_port() != port;
 }
+
+// Appends text to a fixed buffer, dropping what does not fit.
+struct TextOut {
+    char* p;
+    char* end;
+    TextOut& add(std::string_view t) {
+        const size_t n = std::min(t.size(), static_cast<size_t>(end - p));
+        std::memcpy(p, t.data(), n);
+        p += n;
+        return *this;
+    }
+    TextOut& num(uint32_t v) {
+        char digits[10];
+        const auto r = std::to_chars(digits, digits + sizeof digits, v);
+        return add({digits, static_cast<size_t>(r.ptr - digits)});
+    }
+};
 
 // Both directions of a TCP stream reached their FIN and reassembly delivered
 // every byte before it: no record can come any more (the OT detector frees the
@@ -252,25 +269,28 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
     const bool enforced = services_.ips() && action >= OtAction::drop_packet;
     const OtRule* rule = d.rule >= 0 ? &policy_->rules()[static_cast<size_t>(d.rule)] : nullptr;
 
-    char client[64], server[64];
-    const size_t cl = (n.reversed ? flow.server_addr() : flow.client_addr()).format(client, sizeof client);
-    const size_t sl = (n.reversed ? flow.client_addr() : flow.server_addr()).format(server, sizeof server);
+    // The alert's text, appended piece by piece (no format parsing: one alert
+    // per denied request); cut at the buffer's end like format_to_n.
     char msg[512];
-    auto out = fmt::format_to_n(msg, sizeof msg - 1, FMT_COMPILE("OT policy: {} {} from {} to {}"), proto_name(pi), op.function,
-                                std::string_view(client, cl), std::string_view(server, sl));
-    char* end = out.out;
-    auto left = [&] { return static_cast<size_t>(msg + sizeof msg - 1 - end); };
+    TextOut out{msg, msg + sizeof msg};
+    char addr[64];
+    out.add("OT policy: ").add(proto_name(pi)).add(" ").add(op.function).add(" from ");
+    out.add({addr, (n.reversed ? flow.server_addr() : flow.client_addr()).format(addr, sizeof addr)});
+    out.add(" to ");
+    out.add({addr, (n.reversed ? flow.client_addr() : flow.server_addr()).format(addr, sizeof addr)});
     if (op.has_unit) {
+        out.add(" unit ");
         const std::string s7 = record.proto == AppProto::s7comm ? format_s7_unit(op.unit) : std::string();
-        if (!s7.empty()) end = fmt::format_to_n(end, left(), FMT_COMPILE(" unit {}"), s7).out;
-        else end = fmt::format_to_n(end, left(), FMT_COMPILE(" unit {}"), op.unit).out;
+        if (!s7.empty()) out.add(s7);
+        else out.num(op.unit);
     }
     if (op.has_address) {
-        if (op.address_first == op.address_last) end = fmt::format_to_n(end, left(), FMT_COMPILE(" address {}"), op.address_first).out;
-        else end = fmt::format_to_n(end, left(), FMT_COMPILE(" address {}-{}"), op.address_first, op.address_last).out;
+        out.add(" address ").num(op.address_first);
+        if (op.address_first != op.address_last) out.add("-").num(op.address_last);
     }
-    if (rule) end = fmt::format_to_n(end, left(), FMT_COMPILE(" denied by rule {}"), rule->name).out;
-    else end = fmt::format_to_n(end, left(), FMT_COMPILE(" not allowed")).out;
+    if (rule) out.add(" denied by rule ").add(rule->name);
+    else out.add(" not allowed");
+    char* end = out.p;
     const std::string_view signature(msg, static_cast<size_t>(end - msg));
 
     EveEndpoints ep = flow_endpoints(flow);
