@@ -16,6 +16,7 @@ constexpr unsigned kBurst = 64;
 constexpr uint32_t kMaxArenaPiece = 64 * 1024;  // a copied write goes in pieces of at most this
 constexpr auto kIdleSleep = std::chrono::microseconds(50);
 constexpr auto kWaitSleep = std::chrono::microseconds(20);
+constexpr uint64_t kPublishEvery = 64;  // operations written before the head is published
 
 }  // namespace
 
@@ -31,6 +32,7 @@ FileCarver::FileCarver(const FileCarverSettings& settings) : settings_(settings)
     settings_.arena_bytes = std::max<uint32_t>(settings_.arena_bytes, 2 * kMaxArenaPiece);
     store_ = std::make_unique<FileStore>(settings_.files);
     files_.resize(settings_.max_files);
+    slot_keep_.assign(settings_.max_files, 0);
     arena_.reset(new uint8_t[settings_.arena_bytes]);
     // Every slot may have an open and a finish/abort queued: that room is kept
     // for control operations, data gets the rest.
@@ -38,6 +40,9 @@ FileCarver::FileCarver(const FileCarverSettings& settings) : settings_(settings)
     const uint64_t ops = std::bit_ceil(uint64_t{settings_.max_mbufs} + control_reserve_ + 4096);
     ops_.resize(ops);
     ops_mask_ = static_cast<uint32_t>(ops - 1);
+    const uint64_t done = std::bit_ceil(uint64_t{std::max<uint32_t>(settings_.max_mbufs, 1)});
+    done_.assign(done, nullptr);
+    done_mask_ = static_cast<uint32_t>(done - 1);
     const uint64_t res = std::bit_ceil(uint64_t{settings_.max_files});
     results_.assign(res, nullptr);
     results_mask_ = static_cast<uint32_t>(res - 1);
@@ -46,6 +51,7 @@ FileCarver::FileCarver(const FileCarverSettings& settings) : settings_(settings)
 }
 
 FileCarver::~FileCarver() {
+    flush();
     stop_.store(true, std::memory_order_release);
     if (thread_.joinable()) thread_.join();
     // What the thread left: operations (mbuf references), files, results.
@@ -56,6 +62,7 @@ FileCarver::~FileCarver() {
         if (op.mbuf) rte_pktmbuf_free(op.mbuf);
     }
     ops_tail_.store(tail, std::memory_order_relaxed);
+    reclaim();
     while (CarvedFile* c = pop_result()) delete c;
     files_.clear();
 }
@@ -72,32 +79,61 @@ void FileCarver::set_backing(rte_mbuf* m) {
     }
 }
 
-uint32_t FileCarver::mbufs_held() const {
-    return static_cast<uint32_t>(mbufs_sent_ - mbufs_freed_.load(std::memory_order_acquire));
+uint32_t FileCarver::mbufs_held() const { return static_cast<uint32_t>(mbufs_sent_ - mbufs_freed_); }
+
+void FileCarver::reclaim() {
+    uint64_t tail = done_tail_.load(std::memory_order_relaxed);
+    const uint64_t head = done_head_.load(std::memory_order_acquire);
+    if (tail == head) return;
+    rte_mbuf* batch[kBurst];
+    while (tail != head) {
+        unsigned n = 0;
+        while (tail != head && n < kBurst) batch[n++] = done_[tail++ & done_mask_];
+        rte_pktmbuf_free_bulk(batch, n);
+        mbufs_freed_ += n;
+    }
+    done_tail_.store(tail, std::memory_order_release);
 }
 
-uint32_t FileCarver::ring_free() const {
-    const uint64_t used = ops_head_.load(std::memory_order_relaxed) - ops_tail_.load(std::memory_order_acquire);
+// The worker reads the thread's tail only when its cached value says the ring
+// is short of room, and publishes its head in batches (flush), so the two
+// cache lines do not travel between the cores on every write.
+uint32_t FileCarver::ring_free(uint32_t want) {
+    uint64_t used = head_ - tail_cache_;
+    if (ops_.size() - used < want) {
+        tail_cache_ = ops_tail_.load(std::memory_order_acquire);
+        used = head_ - tail_cache_;
+    }
     return static_cast<uint32_t>(ops_.size() - used);
 }
 
+void FileCarver::flush() {
+    if (head_ == published_) return;
+    ops_head_.store(head_, std::memory_order_release);
+    published_ = head_;
+}
+
 bool FileCarver::push(const Op& op) {
-    const uint64_t head = ops_head_.load(std::memory_order_relaxed);
-    if (head - ops_tail_.load(std::memory_order_acquire) >= ops_.size()) return false;
-    ops_[head & ops_mask_] = op;
-    ops_head_.store(head + 1, std::memory_order_release);
+    if (ring_free(1) < 1) return false;
+    ops_[head_ & ops_mask_] = op;
+    ++head_;
+    if (head_ - published_ >= kPublishEvery) flush();
     return true;
 }
 
 template <typename Ready>
 void FileCarver::wait_for(Ready&& ready) {
     counters_.inc(CarverCounter::waits);
+    flush();
     while (!ready()) std::this_thread::sleep_for(kWaitSleep);
 }
 
 void FileCarver::push_control(const Op& op) {
     // The reserve makes this succeed; the loop is only a guard.
-    while (!push(op)) std::this_thread::sleep_for(kWaitSleep);
+    while (!push(op)) {
+        flush();
+        std::this_thread::sleep_for(kWaitSleep);
+    }
 }
 
 uint32_t FileCarver::open(uint64_t size_hint) {
@@ -113,11 +149,12 @@ uint32_t FileCarver::open(uint64_t size_hint) {
     op.kind = Op::open_file;
     op.handle = h;
     op.offset = size_hint;
+    op.keep = keep_;
     push_control(op);
     return h;
 }
 
-bool FileCarver::room_for_data() const { return ring_free() > control_reserve_; }
+bool FileCarver::room_for_data() { return ring_free(control_reserve_ + 1) > control_reserve_; }
 
 bool FileCarver::copy_write(uint32_t handle, uint64_t offset, std::span<const uint8_t> data, CarverCounter reason) {
     counters_.inc(reason);
@@ -164,9 +201,18 @@ void FileCarver::write(uint32_t handle, uint64_t offset, std::span<const uint8_t
         copy_write(handle, offset, data, CarverCounter::copied_not_in_mbuf);
         return;
     }
+    if (mbufs_held() >= settings_.max_mbufs) reclaim();
     if (mbufs_held() >= settings_.max_mbufs) {
-        copy_write(handle, offset, data, CarverCounter::copied_mbuf_limit);
-        return;
+        // Live: copy rather than stall. Reading a capture: wait for the carving
+        // thread to drop references (the worker's time is not spent copying).
+        if (!settings_.offline || settings_.max_mbufs == 0) {
+            copy_write(handle, offset, data, CarverCounter::copied_mbuf_limit);
+            return;
+        }
+        wait_for([this] {
+            reclaim();
+            return mbufs_held() < settings_.max_mbufs;
+        });
     }
     if (!room_for_data()) {
         if (!settings_.offline) {
@@ -176,7 +222,10 @@ void FileCarver::write(uint32_t handle, uint64_t offset, std::span<const uint8_t
         }
         wait_for([this] { return room_for_data(); });
     }
-    rte_mbuf_refcnt_update(backing_, 1);
+    // Every reference count change of a handed-over mbuf happens on this
+    // worker (its own free after the burst, reclaim() after the carving
+    // thread is done): a plain increment, no atomic.
+    rte_mbuf_refcnt_set(backing_, static_cast<uint16_t>(rte_mbuf_refcnt_read(backing_) + 1));
     Op op;
     op.kind = Op::data;
     op.handle = handle;
@@ -195,7 +244,6 @@ void FileCarver::finish(uint32_t handle, uint64_t required_end) {
     op.kind = Op::finish_file;
     op.handle = handle;
     op.offset = required_end;
-    op.keep = keep_;
     push_control(op);
 }
 
@@ -225,7 +273,8 @@ void FileCarver::release(CarvedFile* c) {
     delete c;
 }
 
-void FileCarver::drain() const {
+void FileCarver::drain() {
+    flush();
     while (ops_tail_.load(std::memory_order_acquire) != ops_head_.load(std::memory_order_relaxed))
         std::this_thread::sleep_for(kWaitSleep);
 }
@@ -236,7 +285,10 @@ void FileCarver::apply(const Op& op) {
     std::unique_ptr<FileAssembler>& f = files_[op.handle];
     switch (op.kind) {
         case Op::open_file:
+            // Content nobody reads is not kept: in-order data is only hashed.
+            store_->set_keep_content(op.keep);
             f = std::make_unique<FileAssembler>(*store_, op.offset);
+            slot_keep_[op.handle] = op.keep ? 1 : 0;
             break;
         case Op::data:
             if (f) f->write(op.offset, {op.ptr, op.len});
@@ -246,7 +298,7 @@ void FileCarver::apply(const Op& op) {
             c->handle = op.handle;
             if (f) c->file = f->finish(op.offset);
             f.reset();
-            if (!op.keep) {
+            if (!slot_keep_[op.handle]) {
                 // Nobody reads the content: its buffer carves the next file here.
                 if (c->file.content.kind() == FileContent::Kind::memory) store_->recycle(c->file.content.take_memory());
                 c->file.content = FileContent();  // unlinks a spill file
@@ -283,14 +335,15 @@ void FileCarver::run() {
             if (batch[i].mbuf) to_free[nfree++] = batch[i].mbuf;
             arena += batch[i].arena_bytes;
         }
-        // Hand the ring slots back before the references: the worker counts
-        // references against mbufs_freed_ and room against ops_tail_.
-        ops_tail_.store(tail + n, std::memory_order_release);
+        // The mbufs go back to the worker (it frees them into its own cache);
+        // at most max_mbufs are out at once, so the return ring has room.
         if (nfree) {
-            rte_pktmbuf_free_bulk(to_free, nfree);
-            mbufs_freed_.fetch_add(nfree, std::memory_order_release);
+            const uint64_t dh = done_head_.load(std::memory_order_relaxed);
+            for (unsigned i = 0; i < nfree; ++i) done_[(dh + i) & done_mask_] = to_free[i];
+            done_head_.store(dh + nfree, std::memory_order_release);
         }
         if (arena) arena_released_.fetch_add(arena, std::memory_order_release);
+        ops_tail_.store(tail + n, std::memory_order_release);
     }
 }
 

@@ -11,7 +11,11 @@
 // set_backing), a write inside it is passed by reference: the worker takes a
 // reference on the mbuf (rte_mbuf_refcnt_update) and the carving thread drops
 // it (rte_pktmbuf_free, safe from a non-EAL thread) once it has copied the
-// bytes. Other writes (out-of-order data from the reassembler's own buffers,
+// bytes, handing the mbuf back through a return ring: the worker frees it in
+// poll() (reclaim), so it goes back to the worker's own mempool cache and is
+// reused while its lines are still cached, instead of travelling through the
+// pool's common ring (which, reading a capture, made the worker cycle through
+// the whole pool, every packet copy a cache miss). Other writes (out-of-order data from the reassembler's own buffers,
 // IP-reassembled datagrams, data fed without a packet) and writes once
 // max_mbufs references are held are copied by the worker into a bounded byte
 // arena instead, counted by reason. When neither the ring nor the arena has
@@ -115,6 +119,8 @@ public:
     // frees it and its slot. Returns how many.
     template <typename F>
     size_t poll(F&& f) {
+        flush();
+        reclaim();
         size_t n = 0;
         while (CarvedFile* c = pop_result()) {
             f(*c);
@@ -123,6 +129,11 @@ public:
         }
         return n;
     }
+    // Frees the mbufs the carving thread is done with (poll() does it too).
+    void reclaim();
+    // Publishes the operations written so far to the carving thread (poll()
+    // does it too; writes publish every few operations on their own).
+    void flush();
     // Files handed over (slots in use) whose result was not yet polled.
     uint32_t in_flight() const { return slots_in_use_; }
     uint32_t mbufs_held() const;
@@ -135,13 +146,13 @@ public:
 
     // For tests: waits (sleeping) until the carving thread has done every
     // operation handed over so far.
-    void drain() const;
+    void drain();
 
 private:
     struct Op {
         enum Kind : uint8_t { open_file, data, finish_file, abort_file };
         Kind kind = data;
-        bool keep = false;        // finish_file: keep the content
+        bool keep = false;        // open_file: keep the content for the caller
         uint32_t handle = 0;
         uint32_t len = 0;
         uint32_t arena_bytes = 0; // data from the arena: bytes to give back after it
@@ -155,8 +166,8 @@ private:
     void apply(const Op& op);
     // Worker side.
     bool push(const Op& op);
-    uint32_t ring_free() const;
-    bool room_for_data() const;
+    uint32_t ring_free(uint32_t want);
+    bool room_for_data();
     bool copy_write(uint32_t handle, uint64_t offset, std::span<const uint8_t> data, CarverCounter reason);
     // Capture input: sleeps until ready() (the carving thread always progresses).
     template <typename Ready>
@@ -168,6 +179,7 @@ private:
     FileCarverSettings settings_;
     std::unique_ptr<FileStore> store_;  // the carving thread's
     std::vector<std::unique_ptr<FileAssembler>> files_;  // by handle; carving thread only
+    std::vector<uint8_t> slot_keep_;    // by handle: content kept (set at open); carving thread only
     std::unique_ptr<uint8_t[]> arena_;
 
     // Operations ring (worker -> thread).
@@ -180,13 +192,21 @@ private:
     uint32_t results_mask_ = 0;
     alignas(64) std::atomic<uint64_t> res_head_{0};  // written by the thread
     alignas(64) std::atomic<uint64_t> res_tail_{0};  // written by the worker
-    // Published by the thread: mbuf references dropped, arena bytes given back.
-    alignas(64) std::atomic<uint64_t> mbufs_freed_{0};
-    std::atomic<uint64_t> arena_released_{0};
+    // Mbufs the thread is done with (thread -> worker), as large as max_mbufs.
+    std::vector<rte_mbuf*> done_;
+    uint32_t done_mask_ = 0;
+    alignas(64) std::atomic<uint64_t> done_head_{0};  // written by the thread
+    alignas(64) std::atomic<uint64_t> done_tail_{0};  // written by the worker
+    // Published by the thread: arena bytes given back.
+    alignas(64) std::atomic<uint64_t> arena_released_{0};
     std::atomic<bool> stop_{false};
 
     // Worker-only state.
-    alignas(64) uint64_t mbufs_sent_ = 0;
+    alignas(64) uint64_t head_ = 0;       // next operation to write
+    uint64_t published_ = 0;              // head as the thread last saw it
+    uint64_t tail_cache_ = 0;             // the thread's tail as last read
+    uint64_t mbufs_sent_ = 0;
+    uint64_t mbufs_freed_ = 0;
     uint64_t arena_head_ = 0;
     const uint8_t* backing_begin_ = nullptr;
     const uint8_t* backing_end_ = nullptr;

@@ -481,7 +481,7 @@ void SmbDetector::on_flow_end(Flow& flow) {
 }
 
 void SmbDetector::poll() {
-    if (carver_ && carver_->in_flight()) poll_carved();
+    if (carver_) poll_carved();  // also publishes the burst's writes and frees returned mbufs
     if (!port_) return;
     if (port_->outstanding()) poll_results();
     check_deadlines();

@@ -246,6 +246,7 @@ FileAssembler::FileAssembler(FileStore& store, uint64_t size_hint) : store_(stor
     sha_ = EVP_MD_CTX_new();
     if (!sha_ || !store_.sha256_ || EVP_DigestInit_ex(sha_, store_.sha256_, nullptr) != 1) hash_broken_ = true;
     defer_ = store_.defer_hash_ && !hash_broken_;
+    hash_only_ = !store_.keep_content_ && !hash_broken_ && !defer_;
     // A known size (a download's end of file) sizes the buffer once.
     const uint64_t want = std::min(size_hint, store_.cfg_.memory_per_file);
     if (want > 0 && store_.reserve_memory(want)) {
@@ -307,6 +308,19 @@ void FileAssembler::write(uint64_t offset, std::span<const uint8_t> data) {
     if (ranges_.size() - merged + 1 > store_.cfg_.max_ranges) {
         c.inc(FileCounter::range_overflow);
         content_dropped_ = true;
+        return;
+    }
+
+    // Nobody reads the content: a write that extends the hashed prefix with
+    // nothing buffered after it is hashed from the input and not kept.
+    if (hash_only_ && offset == hashed_ && end <= store_.cfg_.max_file_size &&
+        (!store_.cfg_.magic || offset >= store_.cfg_.magic_bytes) &&
+        (lo == hi || (hi - lo == 1 && lo->start == 0 && lo->end == offset))) {
+        c.inc(FileCounter::bytes_kept, data.size());
+        if (lo != hi) lo->end = end;
+        else ranges_.insert(lo, Range{offset, end});
+        EVP_DigestUpdate(sha_, data.data(), data.size());
+        hashed_ = end;
         return;
     }
 

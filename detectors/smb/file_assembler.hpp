@@ -206,6 +206,15 @@ public:
     uint64_t pool_bytes() const;
     void trim_pool() { pool_.clear(); }
 
+    // Whether anyone reads the content of files made from now on (default
+    // true). Off (a carving thread whose files go to no scanner): in-order
+    // data, hashed straight from the write, is not copied into the buffer;
+    // only what arrives ahead of the contiguous prefix (and the first
+    // magic_bytes when smb.file.magic is on) is kept, until the hash passes it.
+    // State, size and hash are the same; the content is not.
+    void set_keep_content(bool on) { keep_content_ = on; }
+    bool keep_content() const { return keep_content_; }
+
     // Carving elsewhere (see above) for assemblers made from now on; null: here.
     void set_content_sink(ContentSink* sink) { sink_ = sink; }
     ContentSink* content_sink() const { return sink_; }
@@ -241,6 +250,7 @@ private:
     std::vector<uint8_t> scratch_;  // pre-sized read buffer for spill re-reads
     std::vector<FileBuffer> pool_;  // freed content buffers, at most kPoolBuffers
     bool defer_hash_ = false;
+    bool keep_content_ = true;
     ContentSink* sink_ = nullptr;
 };
 
@@ -298,6 +308,7 @@ private:
     bool content_dropped_ = false;   // some data was not kept
     bool hash_broken_ = false;
     bool defer_ = false;             // hashing deferred while the content is only in memory
+    bool hash_only_ = false;         // FileStore::keep_content off: in-order data is hashed, not kept
     uint64_t hashed_ = 0;
     evp_md_ctx_st* sha_ = nullptr;
     bool finished_ = false;

@@ -1,6 +1,7 @@
 // FileCarver: file writes handed from the worker to the carving thread by
 // mbuf reference (a reference taken, dropped by the thread after the copy) or
 // copied into the arena (not inside the packet's mbuf, reference cap reached),
+// mbufs handed back to the worker, which drops the reference (reclaim),
 // carved there by a real FileAssembler: same state, size and SHA-256 as
 // carving on the worker, for in-order, out-of-order, overlapping, holed and
 // spilled files; content kept only when asked; aborts, slot exhaustion (the
@@ -114,7 +115,10 @@ TEST_F(FileCarverTest, WritesInsideThePacketGoByReferenceAndTheThreadDropsIt) {
     EXPECT_EQ(carver->counters().get(CarverCounter::chunks_by_reference), 2u);
     EXPECT_EQ(carver->counters().get(CarverCounter::bytes_by_reference), 3000u);
     EXPECT_EQ(carver->counters().get(CarverCounter::copied_bytes), 0u);
-    // The thread dropped exactly the references the worker took.
+    // The thread handed back exactly the references the worker took, and the
+    // worker dropped them (poll() reclaims).
+    carver->drain();
+    carver->reclaim();
     EXPECT_EQ(rte_mbuf_refcnt_read(m1.m), 1);
     EXPECT_EQ(rte_mbuf_refcnt_read(m2.m), 1);
     EXPECT_EQ(carver->mbufs_held(), 0u);

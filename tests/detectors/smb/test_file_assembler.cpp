@@ -512,6 +512,70 @@ TEST_F(FileAssemblerTest, DeferredHashGivesTheSameFileInEveryCase) {
     }
 }
 
+// FileStore::keep_content off (a carving thread whose files nobody scans):
+// in-order data is hashed and not kept; state, size, gaps and hash are those
+// of keeping everything, in every order, with holes, spills, the size cap and
+// libmagic's leading bytes.
+TEST_F(FileAssemblerTest, HashOnlyGivesTheSameStateSizeAndHashInEveryCase) {
+    struct Case {
+        const char* name;
+        uint64_t per_file;
+        uint64_t max_size;
+        std::vector<std::pair<uint64_t, uint64_t>> writes;  // offset, length
+        uint64_t required_end;
+    };
+    const std::vector<Case> cases = {
+        {"in order", 4 << 20, 100 << 20, {{0, 60000}, {60000, 60000}, {120000, 7}}, 120007},
+        {"reverse", 4 << 20, 100 << 20, {{60000, 60000}, {0, 60000}}, 120000},
+        {"ahead then in order", 4 << 20, 100 << 20, {{0, 1000}, {5000, 1000}, {1000, 4000}, {6000, 500}}, 6500},
+        {"overlaps", 4 << 20, 100 << 20, {{0, 5000}, {2000, 9000}, {1000, 500}, {11000, 4000}}, 15000},
+        {"hole", 4 << 20, 100 << 20, {{0, 5000}, {9000, 4000}}, 13000},
+        {"short", 4 << 20, 100 << 20, {{0, 5000}}, 8000},
+        {"spilled", 16384, 100 << 20, {{0, 10000}, {10000, 10000}, {20000, 10000}}, 30000},
+        {"spilled out of order", 16384, 100 << 20, {{10000, 20000}, {0, 10000}}, 30000},
+        {"past the size cap", 4 << 20, 20000, {{0, 15000}, {15000, 15000}, {30000, 100}}, 30100},
+        {"past the cap out of order", 4 << 20, 20000, {{15000, 15000}, {0, 15000}}, 30000},
+        {"empty", 4 << 20, 100 << 20, {}, 0},
+    };
+    const Bytes data = pattern(200000, 13);
+    for (bool magic : {false, true}) {
+        for (const Case& k : cases) {
+            SCOPED_TRACE(std::string(k.name) + (magic ? " (magic)" : ""));
+            AssembledFile got[2];
+            for (int keep = 0; keep < 2; ++keep) {
+                FileStoreConfig c = cfg;
+                c.memory_per_file = k.per_file;
+                c.max_file_size = k.max_size;
+                c.magic = magic;
+                c.magic_bytes = 4096;
+                FileStore store(c);
+                store.set_keep_content(keep == 1);
+                FileAssembler a(store);
+                for (const auto& [off, len] : k.writes) a.write(off, std::span<const uint8_t>(data.data() + off, len));
+                got[keep] = a.finish(k.required_end);
+            }
+            EXPECT_EQ(got[0].state, got[1].state);
+            EXPECT_EQ(got[0].size, got[1].size);
+            EXPECT_EQ(got[0].gaps, got[1].gaps);
+            EXPECT_EQ(got[0].has_sha256, got[1].has_sha256);
+            EXPECT_EQ(got[0].sha256_bytes, got[1].sha256_bytes);
+            EXPECT_EQ(hex(got[0]), hex(got[1]));
+            EXPECT_EQ(got[0].magic, got[1].magic);
+        }
+    }
+    // A plain in-order file keeps nothing at all.
+    FileStore store(cfg);
+    store.set_keep_content(false);
+    FileAssembler a(store);
+    a.write(0, std::span<const uint8_t>(data.data(), 100000));
+    a.write(100000, std::span<const uint8_t>(data.data() + 100000, 100000));
+    EXPECT_EQ(a.memory_held(), 0u);
+    EXPECT_EQ(store.memory_used(), 0u);
+    const AssembledFile f = a.finish(200000);
+    EXPECT_EQ(f.state, FileState::complete);
+    EXPECT_EQ(hex(f), sha256_hex_of(data));
+}
+
 // complete_hash() on a file that was not deferred changes nothing; a deferred
 // file whose content is gone cannot be completed and says so.
 TEST_F(FileAssemblerTest, CompleteHashNeedsTheContent) {
