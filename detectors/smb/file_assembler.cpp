@@ -247,9 +247,10 @@ FileAssembler::FileAssembler(FileStore& store, uint64_t size_hint) : store_(stor
     if (!sha_ || !store_.sha256_ || EVP_DigestInit_ex(sha_, store_.sha256_, nullptr) != 1) hash_broken_ = true;
     defer_ = store_.defer_hash_ && !hash_broken_;
     hash_only_ = !store_.keep_content_ && !hash_broken_ && !defer_;
-    // A known size (a download's end of file) sizes the buffer once.
+    // A known size (a download's end of file) sizes the buffer once (not when
+    // only data ahead of the hashed prefix is kept).
     const uint64_t want = std::min(size_hint, store_.cfg_.memory_per_file);
-    if (want > 0 && store_.reserve_memory(want)) {
+    if (want > 0 && !hash_only_ && store_.reserve_memory(want)) {
         mem_ = store_.take_buffer(want);
         mem_.reserve(want);
         mem_accounted_ = want;
