@@ -302,23 +302,30 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
     JsonWriter* w = eve.begin(EveType::alert, ctx.packet ? ctx.packet->ts_ns : flow.last_ns, flow.flow_id, &ep, record.proto);
     if (w) {
         w->kv("direction", record.dir == Direction::to_server ? "to_server" : "to_client");
+        // The members that are the same for every alert of a kind go out as
+        // text rendered once (kv_raw with the members that follow the first
+        // one): the same bytes as writing them one by one.
+        static constexpr std::string_view kAlertHead[2][2] = {
+            {R"("allowed","gid":9100,"signature_id":9100001,"rev":1)", R"("allowed","gid":9100,"signature_id":9100002,"rev":1)"},
+            {R"("blocked","gid":9100,"signature_id":9100001,"rev":1)", R"("blocked","gid":9100,"signature_id":9100002,"rev":1)"}};
+        static_assert(kOtPolicyGid == 9100 && kOtPolicySidNotAllowed == 9100001 && kOtPolicySidDenyRule == 9100002);
         w->begin_object("alert")
-            .kv("action", enforced ? "blocked" : "allowed")
-            .kv("gid", kOtPolicyGid)
-            .kv("signature_id", rule ? kOtPolicySidDenyRule : kOtPolicySidNotAllowed)
-            .kv("rev", 1)
+            .kv_raw("action", kAlertHead[enforced ? 1 : 0][rule ? 1 : 0])
             .kv("signature", signature)
-            .kv("category", "OT policy violation")
-            .kv("severity", 1)
+            .kv_raw("category", R"("OT policy violation","severity":1)")
             .end_object();
-        w->begin_object("ot_policy")
-            .kv("policy", std::string_view(policy_->source()))
-            .kv("zone", policy_->zone_name(n.zone))
-            .kv("zone_action", eve_name(policy_->action_of(n.zone)))
-            .kv("action", eve_name(action));
-        if (rule) w->kv("rule", std::string_view(rule->name)).kv("rule_where", std::string_view(rule->where));
-        w->kv("protocol", proto_name(pi))
-            .kv("function", op.function)
+        w->begin_object("ot_policy");
+        if (const std::string* text = alert_text(n.zone, d.rule, action, pi)) {
+            w->kv_raw("policy", *text);
+        } else {
+            w->kv("policy", std::string_view(policy_->source()))
+                .kv("zone", policy_->zone_name(n.zone))
+                .kv("zone_action", eve_name(policy_->action_of(n.zone)))
+                .kv("action", eve_name(action));
+            if (rule) w->kv("rule", std::string_view(rule->name)).kv("rule_where", std::string_view(rule->where));
+            w->kv("protocol", proto_name(pi));
+        }
+        w->kv("function", op.function)
             .kv("function_code", op.function_code)
             .kv("access", to_string(op.access));
         if (op.has_unit) w->kv("unit", op.unit);
@@ -345,6 +352,34 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
         case OtAction::reject: services_.raise(ctx, Verdict::reject, DropReason::policy); break;
         default: break;
     }
+}
+
+const std::string* OtPolicyDetector::alert_text(int zone, int rule, OtAction action, int pi) {
+    const uint64_t id = policy_->id();
+    if (alert_texts_policy_ != id) {
+        alert_texts_.clear();
+        alert_texts_policy_ = id;
+    }
+    for (const AlertText& t : alert_texts_)
+        if (t.zone == zone && t.rule == rule && t.action == action && t.proto_index == pi) return &t.json;
+    if (alert_texts_.size() >= kMaxAlertTexts) return nullptr;
+    // Rendered as the members would be, then everything after `{"policy":`.
+    char buf[4096];
+    JsonWriter w(buf, sizeof buf);
+    w.begin_object()
+        .kv("policy", std::string_view(policy_->source()))
+        .kv("zone", policy_->zone_name(zone))
+        .kv("zone_action", eve_name(policy_->action_of(zone)))
+        .kv("action", eve_name(action));
+    if (rule >= 0) {
+        const OtRule& r = policy_->rules()[static_cast<size_t>(rule)];
+        w.kv("rule", std::string_view(r.name)).kv("rule_where", std::string_view(r.where));
+    }
+    w.kv("protocol", proto_name(pi));
+    constexpr std::string_view head = R"({"policy":)";
+    if (w.overflowed() || w.view().substr(0, head.size()) != head) return nullptr;
+    alert_texts_.push_back({zone, rule, action, pi, std::string(w.view().substr(head.size()))});
+    return &alert_texts_.back().json;
 }
 
 // ---- management side -------------------------------------------------------------

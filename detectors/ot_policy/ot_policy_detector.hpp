@@ -20,7 +20,9 @@
 // flow ends or, for TCP, as soon as its stream is complete (both FINs). A new policy arrives with the DetectionSnapshot (reload).
 // Memory per worker: the asset table (~96 bytes per ot-policy.max-assets), the
 // learner when learning (~200 bytes per ot-policy.learn-max-entries), denial
-// counters (64 bytes per ot-policy.max-denial-kinds), and ~170 bytes per OT flow.
+// counters (64 bytes per ot-policy.max-denial-kinds), the alerts' constant
+// text (at most 64 kinds, a few hundred bytes each, made at a kind's first
+// alert), and ~170 bytes per OT flow.
 // Thread rules: one instance per worker; the management side reads counters,
 // the asset table and (after the workers stopped) the learner.
 #pragma once
@@ -138,6 +140,10 @@ private:
     FlowNote& note(Flow& flow);
     void refresh(FlowNote& n, const IpAddr& client, const IpAddr& server, int proto_index);
     void deny(StreamContext& ctx, const AppRecord& record, const FlowNote& n, OtDecision d);
+    // The alert's ot_policy members from "policy" to "protocol" as JSON text
+    // after the "policy" key, rendered once per (zone, rule, action, protocol)
+    // and policy; null when the table is full (the caller writes them itself).
+    const std::string* alert_text(int zone, int rule, OtAction action, int proto_index);
 
     const Config& config_;
     WorkerServices& services_;
@@ -150,6 +156,16 @@ private:
     OtDenialTable denials_;
     std::unique_ptr<OtLearner> learner_;
     std::vector<std::unique_ptr<FlowNote>> pool_;
+    struct AlertText {
+        int zone;
+        int rule;
+        OtAction action;
+        int proto_index;
+        std::string json;
+    };
+    static constexpr size_t kMaxAlertTexts = 64;
+    std::vector<AlertText> alert_texts_;  // at most kMaxAlertTexts, of policy alert_texts_policy_
+    uint64_t alert_texts_policy_ = 0;
 };
 
 // Builds the snapshot's policy from ot-policy.file (null when none) and checks
