@@ -15,7 +15,11 @@ namespace {
 constexpr unsigned kBurst = 64;
 constexpr uint32_t kMaxArenaPiece = 64 * 1024;  // a copied write goes in pieces of at most this
 constexpr auto kIdleSleep = std::chrono::microseconds(50);
-constexpr auto kWaitSleep = std::chrono::microseconds(20);
+// Reading a capture, the worker sleeps this long between looks while it waits
+// for the carving thread, and waits until half of what it waits for is free
+// again: every wake-up costs it CPU time (the carving thread's pace is set by
+// the capture anyway).
+constexpr auto kWaitSleep = std::chrono::microseconds(200);
 constexpr uint64_t kPublishEvery = 64;  // operations written before the head is published
 
 }  // namespace
@@ -154,6 +158,8 @@ uint32_t FileCarver::open(uint64_t size_hint) {
     return h;
 }
 
+uint32_t FileCarver::ring_slack() const { return static_cast<uint32_t>(ops_.size() / 4); }
+
 bool FileCarver::room_for_data() { return ring_free(control_reserve_ + 1) > control_reserve_; }
 
 bool FileCarver::copy_write(uint32_t handle, uint64_t offset, std::span<const uint8_t> data, CarverCounter reason) {
@@ -211,7 +217,7 @@ void FileCarver::write(uint32_t handle, uint64_t offset, std::span<const uint8_t
         }
         wait_for([this] {
             reclaim();
-            return mbufs_held() < settings_.max_mbufs;
+            return mbufs_held() <= settings_.max_mbufs / 2;
         });
     }
     if (!room_for_data()) {
@@ -220,7 +226,7 @@ void FileCarver::write(uint32_t handle, uint64_t offset, std::span<const uint8_t
             counters_.inc(CarverCounter::lost_bytes, data.size());
             return;
         }
-        wait_for([this] { return room_for_data(); });
+        wait_for([this] { return ring_free(control_reserve_ + ring_slack()) > control_reserve_ + ring_slack(); });
     }
     // Every reference count change of a handed-over mbuf happens on this
     // worker (its own free after the burst, reclaim() after the carving

@@ -168,6 +168,7 @@ private:
     bool push(const Op& op);
     uint32_t ring_free(uint32_t want);
     bool room_for_data();
+    uint32_t ring_slack() const;  // room a waiting worker waits for beyond the reserve
     bool copy_write(uint32_t handle, uint64_t offset, std::span<const uint8_t> data, CarverCounter reason);
     // Capture input: sleeps until ready() (the carving thread always progresses).
     template <typename Ready>
