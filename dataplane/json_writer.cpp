@@ -69,6 +69,30 @@ constexpr bool plain_word(uint64_t x) {
 
 void JsonWriter::string(std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
+    // Fast path, the common case (keys, names, addresses): room for the
+    // quoted string and every byte plain ASCII. The words are stored as they
+    // are tested, and the length is committed only when all were plain;
+    // otherwise the general loop below writes the string from the start.
+    const size_t len = s.size();
+    if (!overflow_ && cap_ - len_ >= len + 2) {
+        char* out = buf_ + len_ + 1;
+        size_t i = 0;
+        for (; i + 8 <= len; i += 8) {
+            uint64_t w;
+            std::memcpy(&w, s.data() + i, 8);
+            if (!plain_word(w)) break;
+            std::memcpy(out + i, &w, 8);
+        }
+        if (i + 8 > len) {
+            for (; i < len && plain_ascii(static_cast<unsigned char>(s[i])); ++i) out[i] = s[i];
+            if (i == len) {
+                out[-1] = '"';
+                out[len] = '"';
+                len_ += len + 2;
+                return;
+            }
+        }
+    }
     put('"');
     size_t i = 0;
     while (i < s.size() && !overflow_) {

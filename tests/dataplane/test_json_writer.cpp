@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "dataplane/eve.hpp"
 #include <nlohmann/json.hpp>
@@ -69,6 +71,34 @@ TEST(JsonWriter, OverflowIsReportedNotTruncatedSilently) {
     EXPECT_LE(w.size(), sizeof buf);
 }
 
+// Plain strings are written by a fast path that needs room for the whole
+// quoted string: exactly enough room writes it, one byte less overflows (and
+// writes nothing past the buffer), whatever the length around the 8-byte words.
+TEST(JsonWriter, PlainStringsAtTheEdgeOfTheBuffer) {
+    for (size_t len = 0; len <= 40; ++len) {
+        std::string text;
+        for (size_t i = 0; i < len; ++i) text.push_back(static_cast<char>('a' + i % 26));
+        std::vector<char> exact(len + 2, '\0');
+        JsonWriter w(exact.data(), exact.size());
+        w.value(std::string_view(text));
+        EXPECT_FALSE(w.overflowed()) << len;
+        EXPECT_EQ(w.view(), "\"" + text + "\"") << len;
+
+        std::vector<char> guarded(len + 1 + 16, '#');
+        JsonWriter short_by_one(guarded.data(), len + 1);
+        short_by_one.value(std::string_view(text));
+        EXPECT_TRUE(short_by_one.overflowed()) << len;
+        EXPECT_LE(short_by_one.size(), len + 1);
+        for (size_t i = len + 1; i < guarded.size(); ++i) ASSERT_EQ(guarded[i], '#') << len;
+
+        // A plain prefix then a byte to escape: the fast path gives up and the
+        // general one writes the whole string from its start.
+        std::vector<char> big(4 * len + 16);
+        JsonWriter esc(big.data(), big.size());
+        esc.value(std::string_view(text + "\"" + text));
+        EXPECT_EQ(esc.view(), "\"" + text + "\\\"" + text + "\"") << len;
+    }
+}
 
 // Runs of plain characters are copied at once: the output must be exactly the
 // byte-by-byte escaping, whatever mix of runs, escapes and UTF-8 the string holds.
