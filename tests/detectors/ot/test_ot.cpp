@@ -161,6 +161,41 @@ TEST(OtDetector, NdpiVerdictOnlyWhereNdpiLooks) {
     EXPECT_EQ(flows[0]["app_proto_ndpi"], "Unknown");
 }
 
+// A closed connection stays in the flow table until its timeout; its decoder
+// goes back to the free list as soon as both FINs are in and every byte before
+// them was delivered, unless it holds requests still to be logged at the end.
+TEST(OtDetector, DecoderIsFreedWhenTheStreamEnds) {
+    MiniWorker w;
+    auto& ot = w.add<OtDetector>(OtConfig{});
+    const auto& fc = ot.counters(OtProto::modbus);
+    Conversation a(w, "198.18.5.10", 40001, "198.18.5.20", 502);
+    a.handshake();
+    a.client(kReadRequest);
+    a.server(kReadResponse);
+    w.flush();
+    EXPECT_EQ(fc.get(OtFlowCounter::finished_early), 0u);
+    a.close();
+    w.flush();
+    EXPECT_EQ(fc.get(OtFlowCounter::finished_early), 1u);
+
+    Conversation b(w, "198.18.5.10", 40002, "198.18.5.20", 502);
+    b.handshake();
+    b.client(kReadRequest);
+    b.server(kReadResponse);
+    b.client(kWriteRequest);  // never answered: logged when the flow ends
+    b.close();
+    w.flush();
+    EXPECT_EQ(fc.get(OtFlowCounter::finished_early), 1u);
+    w.finish();
+    EXPECT_EQ(fc.get(OtFlowCounter::flows), 2u);
+    EXPECT_EQ(fc.get(OtFlowCounter::records), 5u);
+    const auto ev = events_of(w, "modbus");
+    ASSERT_EQ(ev.size(), 3u);
+    EXPECT_EQ(ev[2]["src_port"], 40002);
+    EXPECT_EQ(ev[2]["modbus"]["request"]["function_code"], "WrSingleReg");
+    EXPECT_FALSE(ev[2]["modbus"].contains("response"));
+}
+
 TEST(OtDetector, ForeignProtocolOnAnOtPortIsLetGo) {
     MiniWorker w;
     auto& ot = w.add<OtDetector>(OtConfig{});
