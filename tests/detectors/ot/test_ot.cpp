@@ -71,10 +71,12 @@ TEST(OtChoice, PortsBothWaysAndNdpiVerdict) {
 
 TEST(OtDetector, MemoryPerFlow) {
     // A flow holds its own protocol's decoder only, not room for the largest.
-    EXPECT_LE(sizeof(OtFlowOf<ModbusDecoder>), sizeof(ModbusDecoder) + 32);
+    // (Plus the header and the padding to 64-byte alignment.)
+    EXPECT_LE(sizeof(OtFlowOf<ModbusDecoder>), sizeof(ModbusDecoder) + 32 + 63);
     EXPECT_LE(sizeof(OtFlowOf<ModbusDecoder>), 2600u);
     EXPECT_LE(sizeof(OtFlowOf<Dnp3Decoder>), 4800u);
-    EXPECT_LE(sizeof(OtFlowOf<Iec104Decoder>), sizeof(Iec104Decoder) + 32);
+    EXPECT_LE(sizeof(OtFlowOf<Iec104Decoder>), sizeof(Iec104Decoder) + 32 + 63);
+    EXPECT_EQ(alignof(OtFlowOf<ModbusDecoder>), 64u);
 }
 
 TEST(OtDetector, ModbusTransactionsPublishedAndLogged) {
