@@ -344,9 +344,10 @@ void OtDetector::finish_stream(Flow& flow) {
     // Requests still unanswered are logged at the flow's end, as before: keep
     // the decoder that holds them.
     if (auto* m = decoder_as<ModbusDecoder>(*o, OtProto::modbus); m && m->pending_requests() != 0) return;
+    const OtProto proto = o->proto;  // release() may delete o (free list full)
     release(flow);
     flow.detector_state[slot_] = finished_marker();
-    flow_counters_[idx(o->proto)].inc(OtFlowCounter::finished_early);
+    flow_counters_[idx(proto)].inc(OtFlowCounter::finished_early);
 }
 
 void OtDetector::classify(std::span<PacketRef* const> packets) {
