@@ -46,10 +46,6 @@ FlowTable::FlowTable(uint32_t capacity, const FlowTimeouts& timeouts)
         }
 }
 
-bool FlowTable::expired(const Flow& f, uint64_t now_ns) const {
-    return now_ns > f.last_ns + lists_[f.list].timeout_ns;
-}
-
 void FlowTable::list_remove(Flow& f) {
     List& l = lists_[f.list];
     if (f.lru_prev != kNil) at(f.lru_prev).lru_next = f.lru_next;
