@@ -300,7 +300,7 @@ class Sluice(Forwarder):
                 cmd += ["--set", f"flow.timeouts.{proto}.{state}={a.flow_timeout}"]
         if a.sluice_config:
             cmd += ["--config", a.sluice_config]
-        for s in a.sluice_set:
+        for s in a.sluice_set + self.variant.get("set", []):
             cmd += ["--set", s]
         self._spawn(cmd, stdin=subprocess.DEVNULL, env=self.variant["env"])
 
@@ -606,9 +606,10 @@ def main():
     signal.signal(signal.SIGTERM, on_terminate)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sluice", default=os.path.join(REPO, "build", "app", "sluice"), help="the sluice binary")
-    ap.add_argument("--candidate", action="append", default=[], metavar='"LABEL=PATH [VAR=VALUE ...]"',
-                    help="another sluice build (or the same with other environment variables) measured in the same "
-                         "rotation, e.g. a proposed fix: --candidate 'fix=/tmp/proto/build/app/sluice' (repeatable)")
+    ap.add_argument("--candidate", action="append", default=[], metavar='"LABEL=PATH [VAR=VALUE ...] [set:KEY=VALUE ...]"',
+                    help="another sluice build (or the same with other environment variables, or other configuration "
+                         "keys given as set:KEY=VALUE) measured in the same rotation, e.g. a proposed fix: "
+                         "--candidate 'fix=/tmp/proto/build/app/sluice' (repeatable)")
     ap.add_argument("--testpmd", default=shutil.which("dpdk-testpmd") or "dpdk-testpmd")
     ap.add_argument("--sizes", default="64,imix", help='comma list of "64", "imix" (frame sizes, as gen_flows_pcap.py)')
     ap.add_argument("--flows", default="1000,1000000", help="comma list of concurrent flow counts")
@@ -652,10 +653,11 @@ def main():
     for c in args.candidate:
         words = c.split()
         label, _, path = words[0].partition("=") if words else ("", "", "")
-        env = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+        env = dict(w.split("=", 1) for w in words[1:] if "=" in w and not w.startswith("set:"))
+        sets = [w[len("set:"):] for w in words[1:] if w.startswith("set:") and "=" in w]
         if not label or not path or label in ("testpmd", "sluice") or any(v["label"] == label for v in args.variants):
             ap.error(f"--candidate {c!r}: write LABEL=PATH [VAR=VALUE ...] with a new label")
-        args.variants.append({"label": label, "path": path, "env": env})
+        args.variants.append({"label": label, "path": path, "env": env, "set": sets})
     for v in args.variants:
         if not os.access(v["path"], os.X_OK):
             ap.error(f"{v['label']}: {v['path']} is not an executable (build it: ninja -C build app/sluice)")
@@ -672,7 +674,8 @@ def main():
         "sluice": {"binary": os.path.abspath(args.sluice), "version": version_of([args.sluice, "--version"]),
                    "built": datetime.datetime.fromtimestamp(os.path.getmtime(args.sluice)).isoformat(timespec="seconds"),
                    "repo_commit": version_of(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])},  # HEAD at the run
-        "candidates": {v["label"]: {"binary": os.path.abspath(v["path"]), "env": v["env"]} for v in args.variants[1:]},
+        "candidates": {v["label"]: {"binary": os.path.abspath(v["path"]), "env": v["env"], "set": v["set"]}
+                       for v in args.variants[1:]},
         "testpmd": {"binary": shutil.which(args.testpmd)},
         "method": {
             "devices": "port 0 net_pcap rx_pcap=<capture>,infinite_rx=1 -> port 1 net_null no-rx=1",

@@ -39,27 +39,6 @@ inline uint16_t icmp_flow_port(const DecodedPacket& p) {
     return static_cast<uint16_t>(0xFE00 | t);
 }
 
-// Builds the key; `src_is_side0` tells whether the packet's source is addr[0].
-inline FlowKey make_flow_key(const DecodedPacket& p, bool& src_is_side0) {
-    FlowKey k;
-    const bool ports = p.has_ports();
-    const bool icmp = p.ip_proto == ipproto::icmp || p.ip_proto == ipproto::icmpv6;
-    const uint16_t sp = ports ? p.src_port : icmp ? icmp_flow_port(p) : 0;
-    const uint16_t dp = ports ? p.dst_port : icmp ? icmp_flow_port(p) : 0;
-    // Addresses compared as two big-endian 64-bit words each (no memcmp call).
-    const uint64_t sh = p.src.hi(), dh = p.dst.hi();
-    const uint64_t sl = p.src.lo(), dl = p.dst.lo();
-    src_is_side0 = sh < dh || (sh == dh && (sl < dl || (sl == dl && sp <= dp)));
-    if (src_is_side0) {
-        k.addr[0] = p.src; k.addr[1] = p.dst; k.port[0] = sp; k.port[1] = dp;
-    } else {
-        k.addr[0] = p.dst; k.addr[1] = p.src; k.port[0] = dp; k.port[1] = sp;
-    }
-    k.vlan = p.vlan_count ? p.vlan[p.vlan_count - 1] : 0;
-    k.ip_proto = p.ip_proto;
-    return k;
-}
-
 // 64-bit mix (splitmix64 finalizer).
 inline uint64_t mix64(uint64_t x) {
     x ^= x >> 30;
@@ -70,13 +49,73 @@ inline uint64_t mix64(uint64_t x) {
     return x;
 }
 
-// Symmetric because the key is; one multiply per word and one final mix.
-inline uint64_t flow_hash(const FlowKey& k) {
-    uint64_t w[5];
-    std::memcpy(w, &k, sizeof w);
+namespace detail {
+// The key as five 64-bit words: each address as its two 8-byte halves in
+// memory order, then ports, VLAN and protocol packed as they lie in FlowKey
+// on a little-endian machine. The hash is taken over these words, built in
+// registers: writing the key field by field and reading it back as words
+// would stall on store forwarding for every packet.
+inline uint64_t raw64(const uint8_t* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+}
+inline uint64_t tail_word(uint16_t port0, uint16_t port1, uint16_t vlan, uint8_t ip_proto) {
+    return uint64_t{port0} | (uint64_t{port1} << 16) | (uint64_t{vlan} << 32) | (uint64_t{ip_proto} << 48);
+}
+// One multiply per word and one final mix.
+inline uint64_t hash_words(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3, uint64_t w4) {
+    constexpr uint64_t k = 0x9E3779B97F4A7C15ULL;
     uint64_t h = 0x51CE5EEDULL;
-    for (uint64_t v : w) h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
+    h = (h ^ w0) * k;
+    h = (h ^ w1) * k;
+    h = (h ^ w2) * k;
+    h = (h ^ w3) * k;
+    h = (h ^ w4) * k;
     return mix64(h);
+}
+}  // namespace detail
+
+// Symmetric because the key is.
+inline uint64_t flow_hash(const FlowKey& k) {
+    return detail::hash_words(detail::raw64(&k.addr[0].b[0]), detail::raw64(&k.addr[0].b[8]), detail::raw64(&k.addr[1].b[0]),
+                              detail::raw64(&k.addr[1].b[8]),
+                              detail::tail_word(k.port[0], k.port[1], k.vlan, k.ip_proto));
+}
+
+// Builds the key into `k` and returns flow_hash(k); `src_is_side0` tells
+// whether the packet's source is addr[0].
+inline uint64_t make_flow_key(const DecodedPacket& p, FlowKey& k, bool& src_is_side0) {
+    const bool ports = p.has_ports();
+    const bool icmp = p.ip_proto == ipproto::icmp || p.ip_proto == ipproto::icmpv6;
+    const uint16_t sp = ports ? p.src_port : icmp ? icmp_flow_port(p) : 0;
+    const uint16_t dp = ports ? p.dst_port : icmp ? icmp_flow_port(p) : 0;
+    // Addresses compared as two big-endian 64-bit words each (no memcmp call).
+    const uint64_t s0 = detail::raw64(&p.src.b[0]), s1 = detail::raw64(&p.src.b[8]);
+    const uint64_t d0 = detail::raw64(&p.dst.b[0]), d1 = detail::raw64(&p.dst.b[8]);
+    const uint64_t sh = __builtin_bswap64(s0), dh = __builtin_bswap64(d0);
+    const uint64_t sl = __builtin_bswap64(s1), dl = __builtin_bswap64(d1);
+    src_is_side0 = sh < dh || (sh == dh && (sl < dl || (sl == dl && sp <= dp)));
+    const uint64_t a0 = src_is_side0 ? s0 : d0, a1 = src_is_side0 ? s1 : d1;
+    const uint64_t b0 = src_is_side0 ? d0 : s0, b1 = src_is_side0 ? d1 : s1;
+    const uint16_t port0 = src_is_side0 ? sp : dp, port1 = src_is_side0 ? dp : sp;
+    const uint16_t vlan = p.vlan_count ? p.vlan[p.vlan_count - 1] : 0;
+    std::memcpy(&k.addr[0].b[0], &a0, 8);
+    std::memcpy(&k.addr[0].b[8], &a1, 8);
+    std::memcpy(&k.addr[1].b[0], &b0, 8);
+    std::memcpy(&k.addr[1].b[8], &b1, 8);
+    k.port[0] = port0;
+    k.port[1] = port1;
+    k.vlan = vlan;
+    k.ip_proto = p.ip_proto;
+    k.pad = 0;
+    return detail::hash_words(a0, a1, b0, b1, detail::tail_word(port0, port1, vlan, p.ip_proto));
+}
+
+inline FlowKey make_flow_key(const DecodedPacket& p, bool& src_is_side0) {
+    FlowKey k;
+    make_flow_key(p, k, src_is_side0);
+    return k;
 }
 
 }  // namespace sluice

@@ -210,7 +210,7 @@ public:
     uint32_t active() const { return active_; }
     const CounterSet<FlowCounter>& counters() const { return counters_; }
     const FlowTimeouts& timeouts() const { return timeouts_; }
-    bool expired(const Flow& f, uint64_t now_ns) const;
+    bool expired(const Flow& f, uint64_t now_ns) const { return now_ns > f.last_ns + lists_[f.list].timeout_ns; }
 
 private:
     static constexpr uint32_t kNil = 0xFFFFFFFFu;

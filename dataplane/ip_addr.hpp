@@ -33,10 +33,14 @@ struct IpAddr {
     }
     // From 4 bytes in network order.
     static IpAddr v4_bytes(const uint8_t* p) {
+        // ::ffff:a.b.c.d as two 8-byte stores: built byte by byte, every
+        // later 8-byte read of the address would wait on store forwarding.
         IpAddr a;
-        a.b[10] = 0xff;
-        a.b[11] = 0xff;
-        std::memcpy(&a.b[12], p, 4);
+        uint32_t v4;
+        std::memcpy(&v4, p, 4);
+        uint8_t low[8] = {0, 0, 0xff, 0xff, 0, 0, 0, 0};
+        std::memcpy(&low[4], &v4, 4);
+        std::memcpy(&a.b[8], low, 8);
         return a;
     }
     // From 16 bytes in network order.

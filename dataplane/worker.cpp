@@ -59,7 +59,8 @@ Worker::Worker(const Config& config, const WorkerSetup& setup, SnapshotPublisher
       eve_(events, eve_type_mask(config.eve.types), setup.offline, setup_.in_iface),
       scratch_(new uint8_t[kScratch * kMaxBurst]),
       held_(std::max<uint32_t>(config.capture.hold_packets, 1)),
-      refs_(new PacketRef[kMaxBurst]) {
+      refs_(new PacketRef[kMaxBurst]),
+      probes_(new FlowTable::Probe[kMaxBurst]) {
     refresh_snapshot();
     const auto table = detector_table();
     by_slot_.assign(table.size(), nullptr);
@@ -646,7 +647,7 @@ void Worker::process_burst(rte_mbuf** mbufs, uint16_t n, uint16_t rx_index) {
     // Decode the burst and hash every flow key, prefetching its bucket; then
     // prefetch the flows the buckets point to; then look them up. The cache
     // misses of the burst overlap instead of following one another.
-    FlowTable::Probe probes[kMaxBurst];
+    FlowTable::Probe* probes = probes_.get();  // reused like refs: written by probe() before use
     uint64_t max_ts = now_ns_;
     for (uint16_t i = 0; i < n; ++i) {
         prepare(refs[i], mbufs[i], rx_index, i);

@@ -219,6 +219,7 @@ private:
     std::vector<Held> held_;
     size_t held_count_ = 0;
     std::unique_ptr<PacketRef[]> refs_;  // the burst being processed
+    std::unique_ptr<FlowTable::Probe[]> probes_;  // their flow keys and hashes
 
     CounterSet<WorkerCounter> counters_;
     CounterSet<DropReason> drops_;
