@@ -83,7 +83,18 @@ void FileCarver::set_backing(rte_mbuf* m) {
     }
 }
 
-uint32_t FileCarver::mbufs_held() const { return static_cast<uint32_t>(mbufs_sent_ - mbufs_freed_); }
+uint32_t FileCarver::mbufs_held() const {
+    return static_cast<uint32_t>(mbufs_sent_.load(std::memory_order_relaxed) - mbufs_freed_.load(std::memory_order_relaxed));
+}
+
+// Worker-only values that the management thread reads (metrics): relaxed
+// load + store, a plain add on x86.
+namespace {
+template <typename T>
+void bump(std::atomic<T>& v, T n) {
+    v.store(static_cast<T>(v.load(std::memory_order_relaxed) + n), std::memory_order_relaxed);
+}
+}  // namespace
 
 void FileCarver::reclaim() {
     uint64_t tail = done_tail_.load(std::memory_order_relaxed);
@@ -94,7 +105,7 @@ void FileCarver::reclaim() {
         unsigned n = 0;
         while (tail != head && n < kBurst) batch[n++] = done_[tail++ & done_mask_];
         rte_pktmbuf_free_bulk(batch, n);
-        mbufs_freed_ += n;
+        bump<uint64_t>(mbufs_freed_, n);
     }
     done_tail_.store(tail, std::memory_order_release);
 }
@@ -147,7 +158,7 @@ uint32_t FileCarver::open(uint64_t size_hint) {
     }
     const uint32_t h = free_slots_.back();
     free_slots_.pop_back();
-    ++slots_in_use_;
+    bump<uint32_t>(slots_in_use_, 1);
     counters_.inc(CarverCounter::files);
     Op op;
     op.kind = Op::open_file;
@@ -240,7 +251,7 @@ void FileCarver::write(uint32_t handle, uint64_t offset, std::span<const uint8_t
     op.ptr = data.data();
     op.mbuf = backing_;
     push(op);
-    ++mbufs_sent_;
+    bump<uint64_t>(mbufs_sent_, 1);
     counters_.inc(CarverCounter::chunks_by_reference);
     counters_.inc(CarverCounter::bytes_by_reference, data.size());
 }
@@ -260,7 +271,7 @@ void FileCarver::abort(uint32_t handle) {
     push_control(op);
     // Operations run in order: the slot may carry a new file at once.
     free_slots_.push_back(handle);
-    --slots_in_use_;
+    bump<uint32_t>(slots_in_use_, static_cast<uint32_t>(-1));
 }
 
 CarvedFile* FileCarver::pop_result() {
@@ -274,7 +285,7 @@ CarvedFile* FileCarver::pop_result() {
 void FileCarver::release(CarvedFile* c) {
     if (c->handle < files_.size()) {
         free_slots_.push_back(c->handle);
-        --slots_in_use_;
+        bump<uint32_t>(slots_in_use_, static_cast<uint32_t>(-1));
     }
     delete c;
 }

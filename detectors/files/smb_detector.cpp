@@ -19,6 +19,17 @@ namespace sluice {
 
 namespace {
 
+// What a fileinfo event says about the file itself (state, size, hash, type).
+void set_file_facts(FileRecord& r, const AssembledFile& f) {
+    r.state = f.state;
+    r.gaps = f.gaps;
+    r.size = f.size;
+    r.has_sha256 = f.has_sha256;
+    r.sha256 = f.sha256;
+    r.sha256_bytes = f.sha256_bytes;
+    r.magic = f.magic;
+}
+
 constexpr size_t kPollBatch = 32;
 
 bool smb_port(uint16_t port) { return port == 445 || port == 139; }
@@ -215,13 +226,7 @@ FileRecord SmbDetector::make_record(const StreamContext& ctx, const FileInfo& in
     r.ep = flow_endpoints(ctx.flow);
     r.tx_id = info.tx_id;
     r.direction = flow_direction(info.direction);
-    r.state = info.file.state;
-    r.gaps = info.file.gaps;
-    r.size = info.file.size;
-    r.has_sha256 = info.file.has_sha256;
-    r.sha256 = info.file.sha256;
-    r.sha256_bytes = info.file.sha256_bytes;
-    r.magic = info.file.magic;
+    set_file_facts(r, info.file);
     r.filename = info.filename;
     r.share = info.share;
     return r;
@@ -506,13 +511,7 @@ void SmbDetector::handle_carved(CarvedFile& c) {
     info.file = std::move(c.file);
     info.file.file_uid = uid;
     if (truncated) info.file.state = FileState::truncated;
-    rec.state = info.file.state;
-    rec.gaps = info.file.gaps;
-    rec.size = info.file.size;
-    rec.has_sha256 = info.file.has_sha256;
-    rec.sha256 = info.file.sha256;
-    rec.sha256_bytes = info.file.sha256_bytes;
-    rec.magic = info.file.magic;
+    set_file_facts(rec, info.file);
     FlowState* st = flow ? state(*flow) : nullptr;
     if (st && st->carving) --st->carving;
     route_file(info, std::move(rec), flow, st, nullptr);

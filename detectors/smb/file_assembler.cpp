@@ -280,15 +280,7 @@ void FileAssembler::write(uint64_t offset, std::span<const uint8_t> data) {
                                    [](const Range& r, uint64_t v) { return r.end < v; });
         auto hi = std::upper_bound(lo, ranges_.end(), end, [](uint64_t v, const Range& r) { return v < r.start; });
         if (ranges_.size() - static_cast<size_t>(hi - lo) + 1 > store_.cfg_.max_ranges) return;
-        Range r{offset, end};
-        if (lo != hi) {
-            r.start = std::min(r.start, lo->start);
-            r.end = std::max(r.end, (hi - 1)->end);
-            *lo = r;
-            ranges_.erase(lo + 1, hi);
-        } else {
-            ranges_.insert(lo, r);
-        }
+        merge_range(lo, hi, offset, end);
         return;
     }
     auto& c = store_.counters();
@@ -345,15 +337,7 @@ void FileAssembler::write(uint64_t offset, std::span<const uint8_t> data) {
     if (fresh < data.size()) c.inc(FileCounter::bytes_overlap, data.size() - fresh);
 
     const bool all_fresh = fresh == data.size();
-    Range r{offset, end};
-    if (lo != hi) {
-        r.start = std::min(r.start, lo->start);
-        r.end = std::max(r.end, (hi - 1)->end);
-        *lo = r;
-        ranges_.erase(lo + 1, hi);
-    } else {
-        ranges_.insert(lo, r);
-    }
+    merge_range(lo, hi, offset, end);
     advance_hash(offset, data, all_fresh ? offset : end, end);
 }
 
@@ -488,6 +472,19 @@ void FileAssembler::drop_content() {
 
 // Extends the hash over the contiguous prefix. [fresh_from, fresh_to) is the part
 // of this write that was entirely new and can be hashed from the input itself.
+void FileAssembler::merge_range(std::vector<Range>::iterator lo, std::vector<Range>::iterator hi, uint64_t start,
+                                uint64_t end) {
+    Range r{start, end};
+    if (lo != hi) {
+        r.start = std::min(r.start, lo->start);
+        r.end = std::max(r.end, (hi - 1)->end);
+        *lo = r;
+        ranges_.erase(lo + 1, hi);
+    } else {
+        ranges_.insert(lo, r);
+    }
+}
+
 void FileAssembler::advance_hash(uint64_t write_off, std::span<const uint8_t> data, uint64_t fresh_from,
                                  uint64_t fresh_to) {
     if (hash_broken_ || defer_) return;

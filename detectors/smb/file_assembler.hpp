@@ -289,6 +289,8 @@ private:
     bool spill();
     void drop_content();
     void advance_hash(uint64_t write_off, std::span<const uint8_t> data, uint64_t fresh_from, uint64_t fresh_to);
+    // Records [start, end) in ranges_, merged with the ranges [lo, hi) it touches.
+    void merge_range(std::vector<Range>::iterator lo, std::vector<Range>::iterator hi, uint64_t start, uint64_t end);
     bool hash_from_storage(uint64_t from, uint64_t to);
     // Ends deferral: hashes the contiguous prefix kept so far, then hashing goes on as it arrives.
     void stop_deferring();

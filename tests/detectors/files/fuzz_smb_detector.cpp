@@ -7,7 +7,9 @@
 //   ctl bit 0: direction; bit 1: a gap of len bytes; bits 2-7: piece size / 7
 // plus: ctl bits 2-7 == 63 runs the detector's poll() instead. After the flow
 // ends and every verdict is back, nothing may be left: no gate, no file at
-// the scanner, no held packet, no carver memory.
+// the scanner, no held packet, no carver memory. Each input runs twice: in
+// ips mode (carving on the worker) and in ids mode, where the carving thread
+// (FileCarver) carves: no file may stay at it either.
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "dataplane/event_ring.hpp"
+#include "detectors/files/file_carver.hpp"
 #include "detectors/files/smb_detector.hpp"
 #include "detectors/malware/scan_service.hpp"
 
@@ -35,9 +38,9 @@ using namespace sluice;
 
 class FuzzServices final : public WorkerServices {
 public:
-    FuzzServices() : ring_(1u << 20), eve_(ring_, ~0ull, false, "") {}
+    explicit FuzzServices(bool ips) : ips_(ips), ring_(1u << 20), eve_(ring_, ~0ull, false, "") {}
     unsigned worker_id() const override { return 0; }
-    bool ips() const override { return true; }
+    bool ips() const override { return ips_; }
     bool offline() const override { return false; }
     EveEmitter& eve() override { return eve_; }
     void raise(PacketRef& p, Verdict v, DropReason why) override {
@@ -78,6 +81,7 @@ public:
     }
 
 private:
+    bool ips_;
     EventRing ring_;
     EveEmitter eve_;
     size_t held_ = 0;
@@ -134,6 +138,8 @@ struct World {
         scanner = std::shared_ptr<ScanService>(std::move(svc.value()));
         if (!scanner->start()) std::abort();
         det = std::make_unique<SmbDetector>(s, scanner, services, 0);
+        ids_det = std::make_unique<SmbDetector>(s, scanner, ids_services, 0);
+        if (!ids_det->carver()) std::abort();
     }
     ~World() {
         if (std::getenv("SLUICE_FUZZ_VERBOSE")) {
@@ -143,14 +149,17 @@ struct World {
                                  static_cast<unsigned long long>(det->counters().get(i)));
         }
         det.reset();
+        ids_det.reset();
         scanner.reset();
         std::error_code ec;
         std::filesystem::remove_all(dir, ec);
     }
     std::filesystem::path dir;
-    FuzzServices services;
+    FuzzServices services{true};
+    FuzzServices ids_services{false};
     std::shared_ptr<ScanService> scanner;
-    std::unique_ptr<SmbDetector> det;
+    std::unique_ptr<SmbDetector> det;      // ips: carving on the worker
+    std::unique_ptr<SmbDetector> ids_det;  // ids: carving thread
 };
 
 World& world() {
@@ -158,11 +167,8 @@ World& world() {
     return w;
 }
 
-}  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    World& w = world();
-    SmbDetector& det = *w.det;
+void run_one(SmbDetector& det, FuzzServices& services, const uint8_t* data, size_t size) {
     Flow flow;
     flow.key.addr[0] = *IpAddr::parse("198.18.0.10");
     flow.key.addr[1] = *IpAddr::parse("198.18.0.20");
@@ -218,7 +224,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     det.poll();
     if (det.outstanding() || det.gates().in_use() || det.gates().unsettled()) std::abort();
     if (det.smb_context().files().memory_used() || det.smb_context().files().spill_used()) std::abort();
-    w.services.expire_all();
-    w.services.drain_events();
+    if (const FileCarver* c = det.carver(); c && (c->in_flight() || c->mbufs_held())) std::abort();
+    services.expire_all();
+    services.drain_events();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    World& w = world();
+    run_one(*w.det, w.services, data, size);
+    run_one(*w.ids_det, w.ids_services, data, size);
     return 0;
 }

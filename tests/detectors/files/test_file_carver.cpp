@@ -32,11 +32,7 @@ using test::Bytes;
 using test::pattern;
 using test::sha256_hex_of;
 
-std::string hex(const AssembledFile& f) {
-    char h[64];
-    sha256_hex(f.sha256, h);
-    return std::string(h, 64);
-}
+std::string hex(const AssembledFile& f) { return sha256_hex_of(f); }
 
 // A one-segment mbuf over a test buffer holding `payload` at its data offset
 // (rte_mbuf has zero-size marker arrays: made in raw aligned memory).

@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <memory>
 #include <random>
+#include <vector>
 
 #include "dataplane/json_writer.hpp"
 #include "detectors/appid/appid_detector.hpp"
@@ -196,6 +198,25 @@ TEST(OtDetector, DecoderIsFreedWhenTheStreamEnds) {
     EXPECT_EQ(ev[2]["src_port"], 40002);
     EXPECT_EQ(ev[2]["modbus"]["request"]["function_code"], "WrSingleReg");
     EXPECT_FALSE(ev[2]["modbus"].contains("response"));
+}
+
+// More decoders freed at once than the free list keeps (256): the rest are
+// deleted, and the counters still see every one (under ASan: no use after free).
+TEST(OtDetector, ManyStreamsEndingTogetherOverflowTheFreeList) {
+    MiniWorker w;
+    auto& ot = w.add<OtDetector>(OtConfig{});
+    std::vector<std::unique_ptr<Conversation>> cs;
+    for (uint16_t i = 0; i < 300; ++i) {
+        cs.push_back(std::make_unique<Conversation>(w, "198.18.5.10", static_cast<uint16_t>(41000 + i), "198.18.5.20", 502));
+        cs.back()->handshake();
+        cs.back()->client(kReadRequest);
+        cs.back()->server(kReadResponse);
+    }
+    for (auto& c : cs) c->close();
+    w.flush();
+    EXPECT_EQ(ot.counters(OtProto::modbus).get(OtFlowCounter::finished_early), 300u);
+    w.finish();
+    EXPECT_EQ(ot.counters(OtProto::modbus).get(OtFlowCounter::records), 600u);
 }
 
 TEST(OtDetector, ForeignProtocolOnAnOtPortIsLetGo) {

@@ -25,6 +25,13 @@ inline std::string sha256_hex_of(std::span<const uint8_t> data) {
     return std::string(hex, 64);
 }
 
+// The SHA-256 an assembled file carries, as hex.
+inline std::string sha256_hex_of(const AssembledFile& f) {
+    char hex[64];
+    sha256_hex(f.sha256, hex);
+    return std::string(hex, 64);
+}
+
 struct CarvedFile {
     uint64_t uid = 0;
     uint64_t tx_id = 0;

@@ -26,11 +26,7 @@ using test::Bytes;
 using test::pattern;
 using test::sha256_hex_of;
 
-std::string hex(const AssembledFile& f) {
-    char h[64];
-    sha256_hex(f.sha256, h);
-    return std::string(h, 64);
-}
+std::string hex(const AssembledFile& f) { return sha256_hex_of(f); }
 
 std::vector<uint8_t> content_of(const AssembledFile& f) {
     std::vector<uint8_t> out;
