@@ -449,7 +449,8 @@ const ConfigKey kKeys[] = {
      "by packet reference (ips carves on the worker).", "", nullptr, BIND_FLAG(smb.offload)},
     {"smb.file.offload-mbufs", KeyType::integer, "4096", 64, 1048576, {},
      "Per worker: packet buffers the carving thread may hold references on; beyond, the worker copies the data "
-     "(keep it well below capture.mbufs).", "", nullptr, BIND_NUMBER(smb.offload_mbufs)},
+     "(at most capture.mbufs / (4 x workers) are used, so the carving threads never hold more than a quarter of the "
+     "pool).", "", nullptr, BIND_NUMBER(smb.offload_mbufs)},
     {"smb.file.memory-total", KeyType::size, "64MiB", 1 * MiB, 64 * GiB, {},
      "Per worker: file content held in memory; files spill to disk beyond.", "", nullptr,
      BIND_NUMBER(smb.files.memory_total)},

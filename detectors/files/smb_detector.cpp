@@ -43,15 +43,17 @@ uint64_t smb_pdus(const SmbWorkerContext& c) {
            c.counters().get(SmbCounter::pdus_encrypted);
 }
 
-SmbDetectorSettings settings_from(const Config& c) {
+}  // namespace
+
+SmbDetectorSettings smb_detector_settings(const Config& c) {
     SmbDetectorSettings s;
     s.smb = c.smb;
     s.malware = c.malware;
     s.max_gates = std::max<uint32_t>(c.capture.hold_packets, 1);
+    const uint32_t share = c.capture.mbufs / (4 * std::max<uint32_t>(c.workers, 1));
+    s.smb.offload_mbufs = std::max<uint32_t>(std::min(s.smb.offload_mbufs, share), 64);
     return s;
 }
-
-}  // namespace
 
 struct SmbDetector::FlowState {
     FlowState(SmbWorkerContext& ctx, SmbEventSink& sink, bool directions_known) : decoder(ctx, sink, directions_known) {}
@@ -72,7 +74,7 @@ struct SmbDetector::CarvingFile {
 };
 
 SmbDetector::SmbDetector(const Config& config, const DetectionSnapshot& snapshot, WorkerServices& services, unsigned slot)
-    : SmbDetector(settings_from(config), snapshot.scanner, services, slot) {}
+    : SmbDetector(smb_detector_settings(config), snapshot.scanner, services, slot) {}
 
 SmbDetector::SmbDetector(SmbDetectorSettings settings, std::shared_ptr<ScanService> scanner, WorkerServices& services,
                          unsigned slot)

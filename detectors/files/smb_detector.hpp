@@ -67,6 +67,12 @@ struct SmbDetectorSettings {
     uint32_t max_gates = 256;  // capture.hold-packets: a gate holds at least one packet
 };
 
+// The detector's settings from the configuration. The carving threads'
+// packet references come out of the packet pool: all workers together hold at
+// most a quarter of capture.mbufs, whatever smb.file.offload-mbufs says, so a
+// carving thread that falls behind never starves the receive rings.
+SmbDetectorSettings smb_detector_settings(const Config& config);
+
 class SmbDetector final : public Detector, private SmbEventSink {
 public:
     SmbDetector(const Config& config, const DetectionSnapshot& snapshot, WorkerServices& services, unsigned slot);

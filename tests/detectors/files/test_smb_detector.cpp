@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <set>
 
+#include "app/config.hpp"
 #include "detectors/files/file_carver.hpp"
 #include "detectors/files/smb_detector.hpp"
 #include "detectors/malware/scan_service.hpp"
@@ -84,6 +85,27 @@ PacketRef* close_packet(FlowFeeder& f) {
     for (auto& p : f.packets())
         if (p.dir == kC) last = &p;  // the CLOSE request is the last client message
     return last;
+}
+
+// The carving threads together hold at most a quarter of the packet pool,
+// whatever smb.file.offload-mbufs says, and never fewer than 64 references.
+TEST(SmbDetectorSettingsTest, CarvingReferencesAreCappedByThePacketPool) {
+    Config c;
+    c.capture.mbufs = 16384;
+    c.smb.offload_mbufs = 4096;
+    c.workers = 1;
+    EXPECT_EQ(smb_detector_settings(c).smb.offload_mbufs, 4096u);
+    c.workers = 4;
+    EXPECT_EQ(smb_detector_settings(c).smb.offload_mbufs, 1024u);
+    c.smb.offload_mbufs = 100;
+    EXPECT_EQ(smb_detector_settings(c).smb.offload_mbufs, 100u);
+    c.smb.offload_mbufs = 4096;
+    c.capture.mbufs = 1000;
+    c.workers = 8;
+    EXPECT_EQ(smb_detector_settings(c).smb.offload_mbufs, 64u);
+    c.capture.mbufs = 1u << 20;
+    c.workers = 2;
+    EXPECT_EQ(smb_detector_settings(c).smb.offload_mbufs, 4096u);
 }
 
 TEST_F(SmbDetectorTest, IdsCleanUploadIsLoggedWithItsHashAndCleanVerdict) {
