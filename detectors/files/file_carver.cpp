@@ -84,17 +84,8 @@ void FileCarver::set_backing(rte_mbuf* m) {
 }
 
 uint32_t FileCarver::mbufs_held() const {
-    return static_cast<uint32_t>(mbufs_sent_.load(std::memory_order_relaxed) - mbufs_freed_.load(std::memory_order_relaxed));
+    return static_cast<uint32_t>(mbufs_sent_.get() - mbufs_freed_.get());
 }
-
-// Worker-only values that the management thread reads (metrics): relaxed
-// load + store, a plain add on x86.
-namespace {
-template <typename T>
-void bump(std::atomic<T>& v, T n) {
-    v.store(static_cast<T>(v.load(std::memory_order_relaxed) + n), std::memory_order_relaxed);
-}
-}  // namespace
 
 void FileCarver::reclaim() {
     uint64_t tail = done_tail_.load(std::memory_order_relaxed);
@@ -105,7 +96,7 @@ void FileCarver::reclaim() {
         unsigned n = 0;
         while (tail != head && n < kBurst) batch[n++] = done_[tail++ & done_mask_];
         rte_pktmbuf_free_bulk(batch, n);
-        bump<uint64_t>(mbufs_freed_, n);
+        mbufs_freed_.add(n);
     }
     done_tail_.store(tail, std::memory_order_release);
 }
@@ -158,7 +149,7 @@ uint32_t FileCarver::open(uint64_t size_hint) {
     }
     const uint32_t h = free_slots_.back();
     free_slots_.pop_back();
-    bump<uint32_t>(slots_in_use_, 1);
+    slots_in_use_.add();
     counters_.inc(CarverCounter::files);
     Op op;
     op.kind = Op::open_file;
@@ -251,7 +242,7 @@ void FileCarver::write(uint32_t handle, uint64_t offset, std::span<const uint8_t
     op.ptr = data.data();
     op.mbuf = backing_;
     push(op);
-    bump<uint64_t>(mbufs_sent_, 1);
+    mbufs_sent_.add();
     counters_.inc(CarverCounter::chunks_by_reference);
     counters_.inc(CarverCounter::bytes_by_reference, data.size());
 }
@@ -271,7 +262,7 @@ void FileCarver::abort(uint32_t handle) {
     push_control(op);
     // Operations run in order: the slot may carry a new file at once.
     free_slots_.push_back(handle);
-    bump<uint32_t>(slots_in_use_, static_cast<uint32_t>(-1));
+    slots_in_use_.sub();
 }
 
 CarvedFile* FileCarver::pop_result() {
@@ -285,7 +276,7 @@ CarvedFile* FileCarver::pop_result() {
 void FileCarver::release(CarvedFile* c) {
     if (c->handle < files_.size()) {
         free_slots_.push_back(c->handle);
-        bump<uint32_t>(slots_in_use_, static_cast<uint32_t>(-1));
+        slots_in_use_.sub();
     }
     delete c;
 }

@@ -135,7 +135,7 @@ public:
     // does it too; writes publish every few operations on their own).
     void flush();
     // Files handed over (slots in use) whose result was not yet polled.
-    uint32_t in_flight() const { return slots_in_use_.load(std::memory_order_relaxed); }
+    uint32_t in_flight() const { return static_cast<uint32_t>(slots_in_use_.get()); }
     uint32_t mbufs_held() const;
 
     const CounterSet<CarverCounter>& counters() const { return counters_; }
@@ -206,14 +206,14 @@ private:
     alignas(64) uint64_t head_ = 0;       // next operation to write
     uint64_t published_ = 0;              // head as the thread last saw it
     uint64_t tail_cache_ = 0;             // the thread's tail as last read
-    std::atomic<uint64_t> mbufs_sent_{0};   // worker-written; read by metrics too
-    std::atomic<uint64_t> mbufs_freed_{0};
+    Counter mbufs_sent_;   // worker-written; read by metrics too
+    Counter mbufs_freed_;
     uint64_t arena_head_ = 0;
     const uint8_t* backing_begin_ = nullptr;
     const uint8_t* backing_end_ = nullptr;
     rte_mbuf* backing_ = nullptr;
     std::vector<uint32_t> free_slots_;
-    std::atomic<uint32_t> slots_in_use_{0};
+    Counter slots_in_use_;
     uint32_t control_reserve_ = 0;
     bool keep_ = false;
     CounterSet<CarverCounter> counters_;
