@@ -80,6 +80,14 @@ struct TcpDirectionState {
 struct TcpStreamState {
     TcpDirectionState dir[2];  // indexed by Direction
     bool ended = false;        // on_end() delivered
+
+    // Both directions reached their FIN and every byte before it was
+    // delivered: no more data can come (nothing is delivered past a FIN), only
+    // the on_end() at the flow's end.
+    bool complete() const {
+        return dir[0].fin_seen && dir[1].fin_seen && dir[0].next_seq == dir[0].fin_seq &&
+               dir[1].next_seq == dir[1].fin_seq;
+    }
 };
 
 // Fixed-size chunks for out-of-order data, one pool per worker.

@@ -27,16 +27,6 @@ void* finished_marker() { return &g_finished_marker; }
 
 bool is_marker(const void* s) { return s == rejected_marker() || s == finished_marker(); }
 
-// Both directions of the TCP stream reached their FIN and reassembly delivered
-// every byte before it: no more data can come (the reassembler delivers
-// nothing past a FIN), only gaps at the flow's end, which a decoder would
-// ignore anyway.
-bool stream_complete(const Flow& f) {
-    const TcpDirectionState& a = f.stream.dir[0];
-    const TcpDirectionState& b = f.stream.dir[1];
-    return a.fin_seen && b.fin_seen && a.next_seq == a.fin_seq && b.next_seq == b.fin_seq;
-}
-
 // Decoders of ended flows kept for reuse, at most this many per worker.
 constexpr size_t kMaxFreeDecoders = 256;
 
@@ -339,7 +329,7 @@ void OtDetector::on_stream_gap(StreamContext& ctx, Direction dir, uint64_t, uint
 
 void OtDetector::finish_stream(Flow& flow) {
     void* s = flow.detector_state[slot_];
-    if (!s || is_marker(s) || !stream_complete(flow)) return;
+    if (!s || is_marker(s) || !flow.stream.complete()) return;
     OtFlow* o = static_cast<OtFlow*>(s);
     // Requests still unanswered are logged at the flow's end, as before: keep
     // the decoder that holds them.

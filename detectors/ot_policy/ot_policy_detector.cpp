@@ -56,15 +56,6 @@ struct TextOut {
     }
 };
 
-// Both directions of a TCP stream reached their FIN and reassembly delivered
-// every byte before it: no record can come any more (the OT detector frees the
-// flow's decoder at the same point).
-bool stream_complete(const Flow& f) {
-    const TcpDirectionState& a = f.stream.dir[0];
-    const TcpDirectionState& b = f.stream.dir[1];
-    return a.fin_seen && b.fin_seen && a.next_seq == a.fin_seq && b.next_seq == b.fin_seq;
-}
-
 }  // namespace
 
 // ---- denial kinds ------------------------------------------------------------
@@ -168,7 +159,7 @@ void OtPolicyDetector::inspect(std::span<PacketRef* const> packets) {
     // the closed flow leaves the table (see OtDetector::finish_stream).
     for (PacketRef* r : packets)
         if (r->flow && r->pkt.ip_proto == ipproto::tcp && (r->pkt.tcp_flags & tcpflag::fin) &&
-            r->flow->detector_state[slot_] && stream_complete(*r->flow))
+            r->flow->detector_state[slot_] && r->flow->stream.complete())
             on_flow_end(*r->flow);
 }
 
