@@ -240,7 +240,7 @@ const ConfigKey kKeys[] = {
     {"eve.stats-interval", KeyType::duration, "30s", 0, kDay, {},
      "Period of stats events on live capture (0 = only at exit).", "", nullptr, BIND_NUMBER(eve.stats_interval_s)},
     {"eve.ring-bytes", KeyType::size, "4MiB", 64 * KiB, GiB, {},
-     "Per-worker ring of events waiting for the writer; when full, events are dropped and counted.", "", nullptr,
+     "Per-worker ring of events waiting for the writer; when full, events are dropped and counted. One event may take a quarter of it (64 KiB at most); a larger one is dropped and counted (too_large).", "", nullptr,
      BIND_NUMBER(eve.ring_bytes)},
 
     {"metrics.enabled", KeyType::boolean, "true", 0, 0, {},

@@ -1,5 +1,7 @@
 #include "dataplane/event_ring.hpp"
 
+#include "dataplane/eve.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -79,6 +81,29 @@ TEST(EventRing, TwoThreads) {
         ++i;
     }
     consumer.join();
+}
+
+// The smallest ring the configuration allows (eve.ring-bytes 64KiB) still takes
+// events: an event is bounded by a quarter of the ring, not refused outright
+// (it used to be refused, and an offline run waited 10 s for each).
+TEST(EveEmitter, SmallRingBoundsEventsInsteadOfRefusingThem) {
+    EventRing ring(64 * 1024);
+    EveEmitter eve(ring, ~uint64_t{0}, true, "");
+    JsonWriter* w = eve.begin(EveType::flow, 1'700'000'000'000'000'000ull, 7, nullptr);
+    ASSERT_NE(w, nullptr);
+    w->kv("note", "small ring");
+    EXPECT_TRUE(eve.end());
+    const std::string_view rec = ring.front();
+    EXPECT_NE(rec.find("\"note\":\"small ring\""), std::string_view::npos) << rec;
+    ring.pop();
+    // An event over a quarter of the ring is dropped and counted, not cut.
+    w = eve.begin(EveType::flow, 1'700'000'000'000'000'000ull, 8, nullptr);
+    ASSERT_NE(w, nullptr);
+    w->kv("big", std::string(20000, 'x'));
+    EXPECT_FALSE(eve.end());
+    EXPECT_EQ(eve.lost().get(EveLoss::too_large), 1u);
+    EXPECT_EQ(eve.written().get(EveType::flow), 1u);
+    EXPECT_TRUE(ring.front().empty());
 }
 
 }  // namespace
