@@ -70,27 +70,44 @@ constexpr bool plain_word(uint64_t x) {
 void JsonWriter::string(std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     // Fast path, the common case (keys, names, addresses): room for the
-    // quoted string and every byte plain ASCII. The words are stored as they
-    // are tested, and the length is committed only when all were plain;
-    // otherwise the general loop below writes the string from the start.
+    // quoted string and every byte plain ASCII. Words are tested and stored
+    // as they are read; the tail of a string of 4 bytes or more is one more
+    // word that overlaps the last one (no byte loop for short keys). The
+    // length is committed only when every byte was plain; otherwise the
+    // general loop below writes the string again from its start.
     const size_t len = s.size();
     if (!overflow_ && cap_ - len_ >= len + 2) {
         char* out = buf_ + len_ + 1;
-        size_t i = 0;
-        for (; i + 8 <= len; i += 8) {
+        const char* in = s.data();
+        bool plain = true;
+        if (len >= 8) {
             uint64_t w;
-            std::memcpy(&w, s.data() + i, 8);
-            if (!plain_word(w)) break;
-            std::memcpy(out + i, &w, 8);
-        }
-        if (i + 8 > len) {
-            for (; i < len && plain_ascii(static_cast<unsigned char>(s[i])); ++i) out[i] = s[i];
-            if (i == len) {
-                out[-1] = '"';
-                out[len] = '"';
-                len_ += len + 2;
-                return;
+            for (size_t i = 0; plain && i + 8 <= len; i += 8) {
+                std::memcpy(&w, in + i, 8);
+                plain = plain_word(w);
+                std::memcpy(out + i, &w, 8);
             }
+            std::memcpy(&w, in + len - 8, 8);
+            plain = plain && plain_word(w);
+            std::memcpy(out + len - 8, &w, 8);
+        } else if (len >= 4) {
+            uint32_t a, b;
+            std::memcpy(&a, in, 4);
+            std::memcpy(&b, in + len - 4, 4);
+            plain = plain_word(uint64_t{a} | uint64_t{b} << 32);
+            std::memcpy(out, &a, 4);
+            std::memcpy(out + len - 4, &b, 4);
+        } else {
+            for (size_t i = 0; i < len; ++i) {
+                plain = plain && plain_ascii(static_cast<unsigned char>(in[i]));
+                out[i] = in[i];
+            }
+        }
+        if (plain) {
+            out[-1] = '"';
+            out[len] = '"';
+            len_ += len + 2;
+            return;
         }
     }
     put('"');

@@ -117,29 +117,32 @@ TEST(JsonWriter, EscapesExactlyAroundRunsOfPlainBytes) {
     EXPECT_LE(o.size(), sizeof small);
 }
 
-// Every byte value at every position of a long string: the output equals the
-// byte-by-byte escaping (word-at-a-time scanning must not skip a byte).
-TEST(JsonWriter, EveryByteAtEveryOffsetOfALongRun) {
-    for (int b = 0; b < 256; ++b) {
-        for (size_t pos = 0; pos < 20; ++pos) {
-            std::string s(20, 'a');
-            s[pos] = static_cast<char>(b);
-            char buf[256];
-            JsonWriter w(buf, sizeof buf);
-            w.begin_array().value(s).end_array();
-            std::string expect = "[\"" + s.substr(0, pos);
-            const auto c = static_cast<unsigned char>(b);
-            if (c == '"') expect += "\\\"";
-            else if (c == '\\') expect += "\\\\";
-            else if (c == '\n') expect += "\\n";
-            else if (c == '\r') expect += "\\r";
-            else if (c == '\t') expect += "\\t";
-            else if (c < 0x20 || c >= 0x7f) {  // controls, DEL, and a lone byte >= 0x80 is never valid UTF-8
-                static constexpr char hex[] = "0123456789abcdef";
-                expect += std::string("\\u00") + hex[c >> 4] + hex[c & 0xF];
-            } else expect += static_cast<char>(c);
-            expect += s.substr(pos + 1) + "\"]";
-            ASSERT_EQ(w.view(), expect) << "byte " << b << " at " << pos;
+// Every byte value at every position of strings of every length up to 24:
+// the output equals the byte-by-byte escaping (word-at-a-time scanning, and
+// the overlapping last word of the fast path, must not skip a byte).
+TEST(JsonWriter, EveryByteAtEveryOffsetOfEveryShortLength) {
+    for (size_t n = 1; n <= 24; ++n) {
+        for (int b = 0; b < 256; ++b) {
+            for (size_t pos = 0; pos < n; ++pos) {
+                std::string s(n, 'a');
+                s[pos] = static_cast<char>(b);
+                char buf[256];
+                JsonWriter w(buf, sizeof buf);
+                w.begin_array().value(s).end_array();
+                std::string expect = "[\"" + s.substr(0, pos);
+                const auto c = static_cast<unsigned char>(b);
+                if (c == '"') expect += "\\\"";
+                else if (c == '\\') expect += "\\\\";
+                else if (c == '\n') expect += "\\n";
+                else if (c == '\r') expect += "\\r";
+                else if (c == '\t') expect += "\\t";
+                else if (c < 0x20 || c >= 0x7f) {  // controls, DEL, and a lone byte >= 0x80 is never valid UTF-8
+                    static constexpr char hex[] = "0123456789abcdef";
+                    expect += std::string("\\u00") + hex[c >> 4] + hex[c & 0xF];
+                } else expect += static_cast<char>(c);
+                expect += s.substr(pos + 1) + "\"]";
+                ASSERT_EQ(w.view(), expect) << "byte " << b << " at " << pos << " of " << n;
+            }
         }
     }
 }
