@@ -23,6 +23,10 @@ namespace sluice {
 namespace {
 
 constexpr size_t kMaxCandidates = 32;
+// A flow writes its assets' last-seen time to the inventory at most this often
+// while it lasts (and once more at its end): the table's lines are then not
+// touched for every PDU.
+constexpr uint64_t kAssetTouchEveryNs = 1'000'000'000;
 
 const OtPolicyDetector* as_ot(const Detector* d) { return static_cast<const OtPolicyDetector*>(d); }
 
@@ -105,6 +109,8 @@ struct alignas(64) OtPolicyDetector::FlowNote {
     int proto_index = -1;        // the protocol `cand` and the asset roles are for
     int zone = -1;
     uint32_t ncand = 0;          // candidate rules in all (> kMaxCandidates: full scan)
+    uint64_t seen_ns = 0;        // time of the flow's latest record
+    uint64_t touched_ns = 0;     // latest time written to the assets' last-seen
     bool reversed = false;       // the policy's client is the flow's server (turned_round)
     bool mac_done[2] = {false, false};
     uint32_t cand[kMaxCandidates] = {};
@@ -168,6 +174,10 @@ void OtPolicyDetector::on_flow_end(Flow& flow) {
     if (!slot) return;
     std::unique_ptr<FlowNote> n(static_cast<FlowNote*>(slot));
     slot = nullptr;
+    if (n->asset_proto >= 0 && n->seen_ns != n->touched_ns) {
+        assets_.touch(n->asset[0], n->seen_ns);
+        assets_.touch(n->asset[1], n->seen_ns);
+    }
     *n = FlowNote();
     pool_.push_back(std::move(n));
 }
@@ -194,10 +204,13 @@ void OtPolicyDetector::on_record(StreamContext& ctx, const AppRecord& record) {
         n.reversed = turned_round(flow, pi);
         n.asset[0] = assets_.insert(n.reversed ? flow.server_addr() : flow.client_addr(), ot_role_bit(pi, false), ts);
         n.asset[1] = assets_.insert(n.reversed ? flow.client_addr() : flow.server_addr(), ot_role_bit(pi, true), ts);
-    } else {
+        n.touched_ns = ts;
+    } else if (ts - n.touched_ns >= kAssetTouchEveryNs) {  // (an earlier time wraps round: touched too)
         assets_.touch(n.asset[0], ts);
         assets_.touch(n.asset[1], ts);
+        n.touched_ns = ts;
     }
+    n.seen_ns = ts;
     const IpAddr& client = n.reversed ? flow.server_addr() : flow.client_addr();
     const IpAddr& server = n.reversed ? flow.client_addr() : flow.server_addr();
     if (const PacketRef* p = ctx.packet) {
@@ -304,16 +317,8 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
             .kv_raw("category", R"("OT policy violation","severity":1)")
             .end_object();
         w->begin_object("ot_policy");
-        if (const std::string* text = alert_text(n.zone, d.rule, action, pi)) {
-            w->kv_raw("policy", *text);
-        } else {
-            w->kv("policy", std::string_view(policy_->source()))
-                .kv("zone", policy_->zone_name(n.zone))
-                .kv("zone_action", eve_name(policy_->action_of(n.zone)))
-                .kv("action", eve_name(action));
-            if (rule) w->kv("rule", std::string_view(rule->name)).kv("rule_where", std::string_view(rule->where));
-            w->kv("protocol", proto_name(pi));
-        }
+        if (const std::string* text = alert_text(n.zone, d.rule, action, pi)) w->kv_raw("policy", *text);
+        else write_policy_members(*w, n.zone, d.rule, action, pi);
         w->kv("function", op.function)
             .kv("function_code", op.function_code)
             .kv("access", to_string(op.access));
@@ -343,6 +348,18 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
     }
 }
 
+void OtPolicyDetector::write_policy_members(JsonWriter& w, int zone, int rule, OtAction action, int pi) const {
+    w.kv("policy", std::string_view(policy_->source()))
+        .kv("zone", policy_->zone_name(zone))
+        .kv("zone_action", eve_name(policy_->action_of(zone)))
+        .kv("action", eve_name(action));
+    if (rule >= 0) {
+        const OtRule& r = policy_->rules()[static_cast<size_t>(rule)];
+        w.kv("rule", std::string_view(r.name)).kv("rule_where", std::string_view(r.where));
+    }
+    w.kv("protocol", proto_name(pi));
+}
+
 const std::string* OtPolicyDetector::alert_text(int zone, int rule, OtAction action, int pi) {
     const uint64_t id = policy_->id();
     if (alert_texts_policy_ != id) {
@@ -355,16 +372,8 @@ const std::string* OtPolicyDetector::alert_text(int zone, int rule, OtAction act
     // Rendered as the members would be, then everything after `{"policy":`.
     char buf[4096];
     JsonWriter w(buf, sizeof buf);
-    w.begin_object()
-        .kv("policy", std::string_view(policy_->source()))
-        .kv("zone", policy_->zone_name(zone))
-        .kv("zone_action", eve_name(policy_->action_of(zone)))
-        .kv("action", eve_name(action));
-    if (rule >= 0) {
-        const OtRule& r = policy_->rules()[static_cast<size_t>(rule)];
-        w.kv("rule", std::string_view(r.name)).kv("rule_where", std::string_view(r.where));
-    }
-    w.kv("protocol", proto_name(pi));
+    w.begin_object();
+    write_policy_members(w, zone, rule, action, pi);
     constexpr std::string_view head = R"({"policy":)";
     if (w.overflowed() || w.view().substr(0, head.size()) != head) return nullptr;
     alert_texts_.push_back({zone, rule, action, pi, std::string(w.view().substr(head.size()))});

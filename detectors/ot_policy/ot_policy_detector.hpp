@@ -140,7 +140,10 @@ private:
     FlowNote& note(Flow& flow);
     void refresh(FlowNote& n, const IpAddr& client, const IpAddr& server, int proto_index);
     void deny(StreamContext& ctx, const AppRecord& record, const FlowNote& n, OtDecision d);
-    // The alert's ot_policy members from "policy" to "protocol" as JSON text
+    // The alert's ot_policy members from "policy" to "protocol" (the one place
+    // that writes them).
+    void write_policy_members(JsonWriter& w, int zone, int rule, OtAction action, int proto_index) const;
+    // The same members as JSON text
     // after the "policy" key, rendered once per (zone, rule, action, protocol)
     // and policy; null when the table is full (the caller writes them itself).
     const std::string* alert_text(int zone, int rule, OtAction action, int proto_index);

@@ -431,6 +431,33 @@ TEST(OtPolicyDetector, AssetInventoryMergesWorkers) {
     w1.det->on_flow_end(b);
 }
 
+// A flow writes its assets' last-seen time at most once a second while it
+// lasts, and its latest record's time when it ends.
+TEST(OtPolicyDetector, AssetLastSeenIsAtMostASecondOldAndExactAtFlowEnd) {
+    Rig rig("");
+    Flow a = make_flow("198.18.5.10", 40000, "198.18.5.20", 502);
+    ModbusDecoder dec(rig.mctx);
+    const uint64_t t0 = 1'700'000'000'000'000'000ull;
+    std::vector<const Detector*> inst = {rig.det.get()};
+    auto last_seen = [&] {
+        std::string reply;
+        EXPECT_TRUE(OtPolicyDetector::control(inst, {"assets"}, reply));
+        const json assets = json::parse(reply);
+        EXPECT_EQ(assets.size(), 2u) << reply;
+        EXPECT_EQ(assets[0]["last_seen"], assets[1]["last_seen"]);
+        return assets[0]["last_seen"].get<std::string>();
+    };
+    rig.modbus(a, dec, Direction::to_server, kReadReq, 0x10, t0);
+    rig.modbus(a, dec, Direction::to_client, kReadResp, 0x20, t0 + 600'000'000);
+    EXPECT_EQ(last_seen(), "2023-11-14T22:13:20.000000+0000");
+    rig.modbus(a, dec, Direction::to_server, kReadReq, 0x10, t0 + 1'200'000'000);
+    EXPECT_EQ(last_seen(), "2023-11-14T22:13:21.200000+0000");
+    rig.modbus(a, dec, Direction::to_client, kReadResp, 0x20, t0 + 1'700'000'000);
+    EXPECT_EQ(last_seen(), "2023-11-14T22:13:21.200000+0000");
+    rig.det->on_flow_end(a);
+    EXPECT_EQ(last_seen(), "2023-11-14T22:13:21.700000+0000");
+}
+
 TEST(OtPolicyDetector, AssetTableIsBounded) {
     Config c;
     c.ot_policy.max_assets = 2;
