@@ -451,6 +451,13 @@ const ConfigKey kKeys[] = {
      "Per worker: packet buffers the carving thread may hold references on; beyond, the worker copies the data "
      "(at most capture.mbufs / (4 x workers) are used, so the carving threads never hold more than a quarter of the "
      "pool).", "", nullptr, BIND_NUMBER(smb.offload_mbufs)},
+    {"smb.file.offload-copy", KeyType::boolean, "true", 0, 0, {},
+     "ids mode with offload: the worker copies file data into its carving thread's arena with non-temporal stores "
+     "and frees the packet at once (the packet buffer stays in the worker's cache); off: it hands the packet over by "
+     "reference and the carving thread gives it back when done.", "", nullptr, BIND_FLAG(smb.offload_copy)},
+    {"smb.file.offload-arena", KeyType::size, "4MiB", 256 * KiB, 1 * GiB, {},
+     "Per worker: bytes of the arena file data is copied into for the carving thread (smb.file.offload-copy); a write "
+     "that finds it full goes by packet reference.", "", nullptr, BIND_NUMBER(smb.offload_arena)},
     {"smb.file.memory-total", KeyType::size, "64MiB", 1 * MiB, 64 * GiB, {},
      "Per worker: file content held in memory; files spill to disk beyond.", "", nullptr,
      BIND_NUMBER(smb.files.memory_total)},

@@ -60,6 +60,8 @@ def main():
     ap.add_argument("--corpus", default=os.environ.get("SLUICE_CORPUS",
                                                        os.path.join(pcap_bench.REPO, "..", "shared", "corpus")))
     ap.add_argument("--no-scan", action="store_true", help="leave out the scan configuration")
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL:KEY=VALUE[,KEY=VALUE...]",
+                    help="one more extract configuration with these keys (for experiments; checked like extract)")
     a = pcap_bench.parse_arguments(ap)
 
     os.makedirs(a.data_dir, exist_ok=True)
@@ -76,6 +78,9 @@ def main():
     configs = [("off", base + ["smb.enabled=false"]),
                ("decode", base + ["smb.enabled=true", "smb.file.enabled=false"]),
                ("extract", base + ["smb.enabled=true", "smb.file.enabled=true"])]
+    for v in a.variant:
+        label, _, kvs = v.partition(":")
+        configs.append((label, base + ["smb.enabled=true", "smb.file.enabled=true"] + [kv for kv in kvs.split(",") if kv]))
     db = None
     if not a.no_scan:
         hdb = os.path.join(a.corpus, "clamav", "clamav.hdb")
@@ -94,6 +99,8 @@ def main():
     runs = pcap_bench.interleaved(a.sluice, pcap, configs, a.repeats, workdir, perf_dir)
     # The last extract run's events are still there: check the carving.
     carved, expected = check_files(os.path.join(workdir, "eve-extract.json"), meta)
+    variant_carved = {label: check_files(os.path.join(workdir, f"eve-{label}.json"), meta)[0]
+                      for label, _ in configs[3:] if label != "scan"}
 
     for rs in runs.values():
         for r in rs:
@@ -119,6 +126,8 @@ def main():
         print(f"{label:>8} | {s['pps_per_core']['median'] / 1e3:10.1f} {s['mbps_per_core']['median']:12.1f} | "
               f"{s['pps_per_core']['spread_pct']:6.1f}% | {rtxt} | {s['pps_wall']['median'] / 1e3:9.1f}")
     print(f"files carved with the right SHA-256 (last extract run): {carved} of {expected}")
+    for label, n in variant_carved.items():
+        print(f"files carved with the right SHA-256 (last {label} run): {n} of {expected}")
     if "scan" in runs:
         print(f"fileinfo/alert events per scan run: {sorted(set((r['events'].get('fileinfo', 0), r['events'].get('alert', 0)) for r in runs['scan']))}")
     print(f"goal: extract/off >= {GOAL} (SMB extraction keeps 90% of the worker's throughput): "
@@ -131,7 +140,7 @@ def main():
            "method": {"runner": "sluice --pcap, 1 worker, ids mode; figure = packets / worker lcore CPU seconds",
                       "repeats": a.repeats, "interleaved": True, "clamav_db": db},
            "configs": {l: s for l, s in configs}, "goal": {"ratio_extract_off": GOAL, "met": met},
-           "carving_check": {"files_with_sha256": carved, "files": expected},
+           "carving_check": {"files_with_sha256": carved, "files": expected, "variants": variant_carved},
            "summary": summary, "ratios": ratio, "runs": runs}
     out = pcap_bench.write_json(doc, a.out, "smb")
     print(f"wrote {out}")

@@ -6,7 +6,19 @@
 // spill to disk past the caps, SHA-256, libmagic) with a FileStore of its own,
 // and hands each finished file back.
 //
-// Hand-over without a copy: while the worker feeds the SMB decoder a chunk of
+// Hand-over by copy (copy mode, the default: smb.file.offload-copy): while the
+// worker feeds the SMB decoder a chunk of reassembled stream that lies in a
+// packet's mbuf, a write inside it is copied into the carving thread's arena
+// (smb.file.offload-arena, touched at creation) with non-temporal stores, and
+// the mbuf is freed with its burst as if there were no carving: it goes back
+// to the worker's mempool cache still in the worker's cache, and the next
+// packet copied into it (net_pcap, af_packet) does not have to take its lines
+// back from the carving thread's core; the stores themselves neither read the
+// arena's lines for ownership nor pull them into the worker's cache. A write
+// that finds the arena full goes by reference instead (below).
+//
+// Hand-over without a copy (smb.file.offload-copy off, or the arena full):
+// while the worker feeds the SMB decoder a chunk of
 // reassembled stream that lies in a packet's mbuf (the in-order fast path;
 // set_backing), a write inside it is passed by reference: the worker takes a
 // reference on the mbuf (rte_mbuf_refcnt_update) and the carving thread drops
@@ -59,6 +71,8 @@ namespace sluice {
     X(bytes_by_reference, "bytes_by_reference")                                                    \
     X(copied_not_in_mbuf, "copied_not_in_mbuf")   /* copied: not inside the packet's mbuf */       \
     X(copied_mbuf_limit, "copied_mbuf_limit")     /* copied: max_mbufs references held */          \
+    X(copied_in_mbuf, "copied_in_mbuf")           /* copy mode: in the packet's mbuf, copied */     \
+    X(by_reference_arena_full, "by_reference_arena_full") /* copy mode: arena full, by reference */  \
     X(copied_bytes, "copied_bytes")               /* bytes the worker copied into the arena */     \
     X(waits, "waits")                             /* capture input: waited for room */             \
     X(lost_writes, "lost_writes")                 /* live: no room, write lost (file TRUNCATED) */ \
@@ -86,6 +100,10 @@ struct FileCarverSettings {
     uint32_t max_files = 1024;       // file slots (files handed over and not yet polled back)
     uint32_t max_mbufs = 4096;       // mbuf references held at once (smb.file.offload-mbufs)
     uint32_t arena_bytes = 4u << 20; // bytes copied by the worker and not yet carved
+    // Copy mode (smb.file.offload-copy): the worker copies every write into the
+    // arena with non-temporal stores and keeps no packet reference; a write
+    // that finds the arena full goes by reference instead (or waits/is lost as below).
+    bool copy = false;
     bool offline = false;            // reading a capture: wait for room, never lose a write
 };
 
@@ -170,6 +188,13 @@ private:
     bool room_for_data();
     uint32_t ring_slack() const;  // room a waiting worker waits for beyond the reserve
     bool copy_write(uint32_t handle, uint64_t offset, std::span<const uint8_t> data, CarverCounter reason);
+    // Arena bytes a piece of n bytes takes at the current head (64-byte
+    // aligned; a piece never wraps: the bytes left before the end are skipped).
+    uint64_t arena_need(uint32_t n) const;
+    bool arena_room(uint64_t need);
+    // Copies one piece (at most kMaxArenaPiece bytes) into the arena and queues
+    // it; arena_room(need) and room_for_data() must hold.
+    void put_piece(uint32_t handle, uint64_t offset, std::span<const uint8_t> data, uint64_t need);
     // Capture input: sleeps until ready() (the carving thread always progresses).
     template <typename Ready>
     void wait_for(Ready&& ready);
@@ -181,7 +206,9 @@ private:
     std::unique_ptr<FileStore> store_;  // the carving thread's
     std::vector<std::unique_ptr<FileAssembler>> files_;  // by handle; carving thread only
     std::vector<uint8_t> slot_keep_;    // by handle: content kept (set at open); carving thread only
-    std::unique_ptr<uint8_t[]> arena_;
+    std::unique_ptr<uint8_t[]> arena_storage_;
+    uint8_t* arena_ = nullptr;          // 64-byte aligned, arena_bytes (a multiple of 64)
+    bool arena_mapped_ = false;         // arena_ is an anonymous mapping (else in arena_storage_)
 
     // Operations ring (worker -> thread).
     std::vector<Op> ops_;
@@ -209,6 +236,8 @@ private:
     Counter mbufs_sent_;   // worker-written; read by metrics too
     Counter mbufs_freed_;
     uint64_t arena_head_ = 0;
+    uint64_t arena_released_cache_ = 0;  // arena_released_ as last read
+    bool streamed_ = false;               // non-temporal stores not yet fenced
     const uint8_t* backing_begin_ = nullptr;
     const uint8_t* backing_end_ = nullptr;
     rte_mbuf* backing_ = nullptr;

@@ -92,6 +92,8 @@ SmbDetector::SmbDetector(SmbDetectorSettings settings, std::shared_ptr<ScanServi
         FileCarverSettings cs;
         cs.files = settings_.smb.files;
         cs.max_mbufs = std::max<uint32_t>(settings_.smb.offload_mbufs, 1);
+        cs.copy = settings_.smb.offload_copy;
+        cs.arena_bytes = settings_.smb.offload_arena;
         cs.offline = services_.offline();
         carver_ = FileCarver::create(cs);
         carving_.resize(cs.max_files);

@@ -59,6 +59,8 @@ struct SmbConfig {
     bool carve_files = true;                 // smb.file.enabled
     bool offload = true;                     // smb.file.offload: ids carves on a carving thread (FileCarver)
     uint32_t offload_mbufs = 4096;           // smb.file.offload-mbufs: packet references one worker's carver holds
+    bool offload_copy = true;                // smb.file.offload-copy: the worker copies into the carver's arena (non-temporal stores)
+    uint32_t offload_arena = 4u << 20;       // smb.file.offload-arena: bytes of that arena per worker
     FileStoreConfig files;
 };
 
@@ -70,7 +72,7 @@ struct SmbConfigKey {
     std::string_view help;
 };
 
-inline constexpr std::array<SmbConfigKey, 20> kSmbConfigKeys = {{
+inline constexpr std::array<SmbConfigKey, 22> kSmbConfigKeys = {{
     {"smb.max_pdu_size", "u32", "16777215", "SMB messages longer than this (NetBIOS length) are skipped by their length without buffering, counted"},
     {"smb.pdu_buffer_size", "u32", "131072", "bytes of one SMB message buffered per direction, not counting the file data streamed straight into the file assembler; a message needing more is skipped, counted"},
     {"smb.max_open_files", "u32", "256", "open files tracked per flow; the least recently used one is finished (TRUNCATED if incomplete) when full"},
@@ -91,6 +93,8 @@ inline constexpr std::array<SmbConfigKey, 20> kSmbConfigKeys = {{
     {"smb.file.enabled", "bool", "true", "carve files at all (off: SMB is decoded and logged, no file content kept)"},
     {"smb.file.offload", "bool", "true", "ids mode: file content is copied, hashed and spilled on a carving thread per worker, the worker hands it over by packet reference (ips carves on the worker)"},
     {"smb.file.offload_mbufs", "u32", "4096", "packet buffers one worker's carving thread may hold references on; beyond, the worker copies (the packet pool must have room: capture.mbufs)"},
+    {"smb.file.offload_copy", "bool", "true", "ids mode with offload: the worker copies file data into the carving thread's arena with non-temporal stores and frees the packet at once; off: it hands the packet over by reference"},
+    {"smb.file.offload_arena", "u32", "4194304", "bytes of the arena one worker copies file data into for its carving thread; a write that finds it full goes by packet reference"},
 }};
 
 }  // namespace sluice
