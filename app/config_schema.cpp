@@ -446,7 +446,7 @@ const ConfigKey kKeys[] = {
      BIND_FLAG(smb.carve_files)},
     {"smb.file.offload", KeyType::boolean, "true", 0, 0, {},
      "ids mode: file content is copied, hashed and spilled on a carving thread per worker; the worker hands it over "
-     "by packet reference (ips carves on the worker).", "", nullptr, BIND_FLAG(smb.offload)},
+     "by a copy into the thread's arena or by packet reference (smb.file.offload-copy; ips carves on the worker).", "", nullptr, BIND_FLAG(smb.offload)},
     {"smb.file.offload-mbufs", KeyType::integer, "4096", 64, 1048576, {},
      "Per worker: packet buffers the carving thread may hold references on; beyond, the worker copies the data "
      "(at most capture.mbufs / (4 x workers) are used, so the carving threads never hold more than a quarter of the "

@@ -25,7 +25,9 @@
 //
 // Carving off the worker (ids mode, smb.file.offload, the default): the
 // worker's file assemblers hand their writes to a FileCarver (file_carver.hpp),
-// by packet reference on the in-order path; its carving thread copies, spills,
+// copied into its arena with non-temporal stores on the in-order path
+// (smb.file.offload-copy; by packet reference when that is off or the arena
+// is full); its carving thread copies, spills,
 // hashes and finishes each file, and the file comes back in poll(), where its
 // fileinfo event is written (or it goes on to the scanner). Reading a capture,
 // a flow's end waits for its files to come back. ips carves on the worker

@@ -91,7 +91,7 @@ inline constexpr std::array<SmbConfigKey, 22> kSmbConfigKeys = {{
     {"smb.file.magic", "bool", "false", "libmagic type of finished files computed on the worker (0.1-10 ms per file); off: the scanner thread can fill it with FileMagic"},
     {"smb.file.magic_bytes", "u32", "16384", "leading bytes of a file given to libmagic"},
     {"smb.file.enabled", "bool", "true", "carve files at all (off: SMB is decoded and logged, no file content kept)"},
-    {"smb.file.offload", "bool", "true", "ids mode: file content is copied, hashed and spilled on a carving thread per worker, the worker hands it over by packet reference (ips carves on the worker)"},
+    {"smb.file.offload", "bool", "true", "ids mode: file content is copied, hashed and spilled on a carving thread per worker, the worker hands it over by a copy into the thread's arena or by packet reference (smb.file.offload_copy; ips carves on the worker)"},
     {"smb.file.offload_mbufs", "u32", "4096", "packet buffers one worker's carving thread may hold references on; beyond, the worker copies (the packet pool must have room: capture.mbufs)"},
     {"smb.file.offload_copy", "bool", "true", "ids mode with offload: the worker copies file data into the carving thread's arena with non-temporal stores and frees the packet at once; off: it hands the packet over by reference"},
     {"smb.file.offload_arena", "u32", "4194304", "bytes of the arena one worker copies file data into for its carving thread; a write that finds it full goes by packet reference"},
