@@ -89,7 +89,20 @@ std::unique_ptr<FileCarver> FileCarver::create(const FileCarverSettings& setting
     return c;
 }
 
-FileCarver::FileCarver(const FileCarverSettings& settings) : settings_(settings) {
+namespace {
+
+// Every slot may have an open and a finish/abort queued: that room of the
+// operation ring is kept for control operations, data gets the rest.
+uint32_t control_reserve_for(uint32_t max_files) { return 2 * std::max<uint32_t>(max_files, 1) + 2; }
+
+}  // namespace
+
+FileCarver::FileCarver(const FileCarverSettings& settings)
+    : settings_(settings),
+      ops_(uint64_t{settings.max_mbufs} + control_reserve_for(settings.max_files) + 4096),
+      results_(std::max<uint32_t>(settings.max_files, 1)),
+      done_(std::max<uint32_t>(settings.max_mbufs, 1)),
+      control_reserve_(control_reserve_for(settings.max_files)) {
     settings_.max_files = std::max<uint32_t>(settings_.max_files, 1);
     settings_.arena_bytes = std::max<uint32_t>(settings_.arena_bytes, 2 * kMaxArenaPiece) & ~63u;
     store_ = std::make_unique<FileStore>(settings_.files);
@@ -106,18 +119,6 @@ FileCarver::FileCarver(const FileCarverSettings& settings) : settings_(settings)
     // Touched now, not by the worker's first copies (a page fault per 4 KiB
     // cost it 0.03 s in the benchmark's 0.35 s run).
     std::memset(arena_, 0, settings_.arena_bytes);
-    // Every slot may have an open and a finish/abort queued: that room is kept
-    // for control operations, data gets the rest.
-    control_reserve_ = 2 * settings_.max_files + 2;
-    const uint64_t ops = std::bit_ceil(uint64_t{settings_.max_mbufs} + control_reserve_ + 4096);
-    ops_.resize(ops);
-    ops_mask_ = static_cast<uint32_t>(ops - 1);
-    const uint64_t done = std::bit_ceil(uint64_t{std::max<uint32_t>(settings_.max_mbufs, 1)});
-    done_.assign(done, nullptr);
-    done_mask_ = static_cast<uint32_t>(done - 1);
-    const uint64_t res = std::bit_ceil(uint64_t{settings_.max_files});
-    results_.assign(res, nullptr);
-    results_mask_ = static_cast<uint32_t>(res - 1);
     free_slots_.reserve(settings_.max_files);
     for (uint32_t i = settings_.max_files; i-- > 0;) free_slots_.push_back(i);
 }
@@ -126,14 +127,13 @@ FileCarver::~FileCarver() {
     flush();
     stop_.store(true, std::memory_order_release);
     if (thread_.joinable()) thread_.join();
-    // What the thread left: operations (mbuf references), files, results.
-    uint64_t tail = ops_tail_.load(std::memory_order_relaxed);
-    const uint64_t head = ops_head_.load(std::memory_order_relaxed);
-    for (; tail != head; ++tail) {
-        const Op& op = ops_[tail & ops_mask_];
-        if (op.mbuf) rte_pktmbuf_free(op.mbuf);
+    // What the thread left (this thread is the rings' consumer now that it
+    // has been joined): operations (mbuf references), files, results.
+    for (size_t n = ops_.available(); n > 0; n = ops_.available()) {
+        for (size_t i = 0; i < n; ++i)
+            if (ops_.at(i).mbuf) rte_pktmbuf_free(ops_.at(i).mbuf);
+        ops_.release(n);
     }
-    ops_tail_.store(tail, std::memory_order_relaxed);
     reclaim();
     while (CarvedFile* c = pop_result()) delete c;
     files_.clear();
@@ -157,46 +157,36 @@ uint32_t FileCarver::mbufs_held() const {
 }
 
 void FileCarver::reclaim() {
-    uint64_t tail = done_tail_.load(std::memory_order_relaxed);
-    const uint64_t head = done_head_.load(std::memory_order_acquire);
-    if (tail == head) return;
+    size_t n = done_.available();
+    if (n == 0) return;
     rte_mbuf* batch[kBurst];
-    while (tail != head) {
-        unsigned n = 0;
-        while (tail != head && n < kBurst) batch[n++] = done_[tail++ & done_mask_];
-        rte_pktmbuf_free_bulk(batch, n);
-        mbufs_freed_.add(n);
+    size_t taken = 0;
+    while (taken < n) {
+        unsigned k = 0;
+        while (taken < n && k < kBurst) batch[k++] = done_.at(taken++);
+        rte_pktmbuf_free_bulk(batch, k);
+        mbufs_freed_.add(k);
     }
-    done_tail_.store(tail, std::memory_order_release);
+    done_.release(n);
 }
 
-// The worker reads the thread's tail only when its cached value says the ring
-// is short of room, and publishes its head in batches (flush), so the two
-// cache lines do not travel between the cores on every write.
-uint32_t FileCarver::ring_free(uint32_t want) {
-    uint64_t used = head_ - tail_cache_;
-    if (ops_.size() - used < want) {
-        tail_cache_ = ops_tail_.load(std::memory_order_acquire);
-        used = head_ - tail_cache_;
-    }
-    return static_cast<uint32_t>(ops_.size() - used);
-}
+// The operation ring is published in batches (flush), so its head's line
+// does not travel between the cores on every write (and the ring reads the
+// thread's index only when short of room).
+uint32_t FileCarver::ring_free(uint32_t want) { return static_cast<uint32_t>(ops_.free_slots(want)); }
 
 void FileCarver::flush() {
-    if (head_ == published_) return;
+    if (ops_.staged() == 0) return;
     if (streamed_) {
         stream_fence();  // the arena's non-temporal stores before the ring head
         streamed_ = false;
     }
-    ops_head_.store(head_, std::memory_order_release);
-    published_ = head_;
+    ops_.publish();
 }
 
 bool FileCarver::push(const Op& op) {
-    if (ring_free(1) < 1) return false;
-    ops_[head_ & ops_mask_] = op;
-    ++head_;
-    if (head_ - published_ >= kPublishEvery) flush();
+    if (!ops_.push(op)) return false;
+    if (ops_.staged() >= kPublishEvery) flush();
     return true;
 }
 
@@ -233,7 +223,7 @@ uint32_t FileCarver::open(uint64_t size_hint) {
     return h;
 }
 
-uint32_t FileCarver::ring_slack() const { return static_cast<uint32_t>(ops_.size() / 4); }
+uint32_t FileCarver::ring_slack() const { return static_cast<uint32_t>(ops_.capacity() / 4); }
 
 bool FileCarver::room_for_data() { return ring_free(control_reserve_ + 1) > control_reserve_; }
 
@@ -368,10 +358,9 @@ void FileCarver::abort(uint32_t handle) {
 }
 
 CarvedFile* FileCarver::pop_result() {
-    const uint64_t tail = res_tail_.load(std::memory_order_relaxed);
-    if (tail == res_head_.load(std::memory_order_acquire)) return nullptr;
-    CarvedFile* c = results_[tail & results_mask_];
-    res_tail_.store(tail + 1, std::memory_order_release);
+    if (results_.available() == 0) return nullptr;
+    CarvedFile* c = results_.at(0);
+    results_.release(1);
     return c;
 }
 
@@ -385,8 +374,7 @@ void FileCarver::release(CarvedFile* c) {
 
 void FileCarver::drain() {
     flush();
-    while (ops_tail_.load(std::memory_order_acquire) != ops_head_.load(std::memory_order_relaxed))
-        std::this_thread::sleep_for(kWaitSleep);
+    while (!ops_.drained()) std::this_thread::sleep_for(kWaitSleep);
 }
 
 // ---------------------------------------------------------- carving thread
@@ -414,9 +402,9 @@ void FileCarver::apply(const Op& op) {
                 c->file.content = FileContent();  // unlinks a spill file
             }
             // The ring holds every slot: never full.
-            const uint64_t head = res_head_.load(std::memory_order_relaxed);
-            results_[head & results_mask_] = c;
-            res_head_.store(head + 1, std::memory_order_release);
+            results_.slot() = c;
+            results_.advance();
+            results_.publish();
             break;
         }
         case Op::abort_file:
@@ -430,17 +418,16 @@ void FileCarver::run() {
     Op batch[kBurst];
     rte_mbuf* to_free[kBurst];
     for (;;) {
-        const uint64_t tail = ops_tail_.load(std::memory_order_relaxed);
-        const uint64_t head = ops_head_.load(std::memory_order_acquire);
-        if (tail == head) {
+        const size_t avail = ops_.available();
+        if (avail == 0) {
             if (stop_.load(std::memory_order_acquire)) return;
             std::this_thread::sleep_for(idle);
             idle = std::min(idle * 2, kIdleSleepMax);
             continue;
         }
         idle = kIdleSleepMin;
-        const unsigned n = static_cast<unsigned>(std::min<uint64_t>(head - tail, kBurst));
-        for (unsigned i = 0; i < n; ++i) batch[i] = ops_[(tail + i) & ops_mask_];
+        const unsigned n = static_cast<unsigned>(std::min<size_t>(avail, kBurst));
+        for (unsigned i = 0; i < n; ++i) batch[i] = ops_.at(i);
         unsigned nfree = 0;
         uint64_t arena = 0;
         for (unsigned i = 0; i < n; ++i) {
@@ -451,12 +438,14 @@ void FileCarver::run() {
         // The mbufs go back to the worker (it frees them into its own cache);
         // at most max_mbufs are out at once, so the return ring has room.
         if (nfree) {
-            const uint64_t dh = done_head_.load(std::memory_order_relaxed);
-            for (unsigned i = 0; i < nfree; ++i) done_[(dh + i) & done_mask_] = to_free[i];
-            done_head_.store(dh + nfree, std::memory_order_release);
+            for (unsigned i = 0; i < nfree; ++i) {
+                done_.slot() = to_free[i];
+                done_.advance();
+            }
+            done_.publish();
         }
         if (arena) arena_released_.fetch_add(arena, std::memory_order_release);
-        ops_tail_.store(tail + n, std::memory_order_release);
+        ops_.release(n);
     }
 }
 

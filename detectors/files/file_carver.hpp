@@ -59,6 +59,7 @@
 #include <vector>
 
 #include "dataplane/counters.hpp"
+#include "dataplane/spsc_ring.hpp"
 #include "detectors/smb/file_assembler.hpp"
 
 struct rte_mbuf;
@@ -210,30 +211,19 @@ private:
     uint8_t* arena_ = nullptr;          // 64-byte aligned, arena_bytes (a multiple of 64)
     bool arena_mapped_ = false;         // arena_ is an anonymous mapping (else in arena_storage_)
 
-    // Operations ring (worker -> thread).
-    std::vector<Op> ops_;
-    uint32_t ops_mask_ = 0;
-    alignas(64) std::atomic<uint64_t> ops_head_{0};  // written by the worker
-    alignas(64) std::atomic<uint64_t> ops_tail_{0};  // written by the thread
-    // Results ring (thread -> worker).
-    std::vector<CarvedFile*> results_;
-    uint32_t results_mask_ = 0;
-    alignas(64) std::atomic<uint64_t> res_head_{0};  // written by the thread
-    alignas(64) std::atomic<uint64_t> res_tail_{0};  // written by the worker
-    // Mbufs the thread is done with (thread -> worker), as large as max_mbufs.
-    std::vector<rte_mbuf*> done_;
-    uint32_t done_mask_ = 0;
-    alignas(64) std::atomic<uint64_t> done_head_{0};  // written by the thread
-    alignas(64) std::atomic<uint64_t> done_tail_{0};  // written by the worker
+    // Operations (worker -> thread; a slot is released once its operation
+    // was applied), finished files (thread -> worker, as large as the slot
+    // table: never full), mbufs the thread is done with (thread -> worker, as
+    // large as max_mbufs: never full).
+    SpscRing<Op> ops_;
+    SpscRing<CarvedFile*> results_;
+    SpscRing<rte_mbuf*> done_;
     // Published by the thread: arena bytes given back.
     alignas(64) std::atomic<uint64_t> arena_released_{0};
     std::atomic<bool> stop_{false};
 
     // Worker-only state.
-    alignas(64) uint64_t head_ = 0;       // next operation to write
-    uint64_t published_ = 0;              // head as the thread last saw it
-    uint64_t tail_cache_ = 0;             // the thread's tail as last read
-    Counter mbufs_sent_;   // worker-written; read by metrics too
+    alignas(64) Counter mbufs_sent_;   // worker-written; read by metrics too
     Counter mbufs_freed_;
     uint64_t arena_head_ = 0;
     uint64_t arena_released_cache_ = 0;  // arena_released_ as last read
