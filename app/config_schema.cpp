@@ -150,16 +150,29 @@ Status check_cpu_number(std::string_view text) {
     if (std::stoul(std::string(text)) > 1023) return make_error(fmt::format("expected a CPU number 0-1023, got {}", text));
     return {};
 }
-Status apply_scanner_cpus(Config& c, const ConfigValue& v) {
-    c.malware.scan.scanner_cpus.clear();
-    for (const auto& item : v.list) c.malware.scan.scanner_cpus.push_back(static_cast<unsigned>(std::stoul(item)));
+// A list of CPU numbers (each checked by check_cpu_number) into a Config
+// member and back; Field::of(config) names the member.
+template <typename Field>
+Status apply_cpus(Config& c, const ConfigValue& v) {
+    auto& cpus = Field::of(c);
+    cpus.clear();
+    for (const auto& item : v.list) cpus.push_back(static_cast<unsigned>(std::stoul(item)));
     return {};
 }
-ConfigValue get_scanner_cpus(const Config& c) {
+template <typename Field>
+ConfigValue get_cpus(const Config& c) {
     ConfigValue v;
-    for (unsigned cpu : c.malware.scan.scanner_cpus) v.list.push_back(std::to_string(cpu));
+    for (unsigned cpu : Field::of(c)) v.list.push_back(std::to_string(cpu));
     return v;
 }
+struct ScannerCpus {
+    static auto& of(Config& c) { return c.malware.scan.scanner_cpus; }
+    static const auto& of(const Config& c) { return c.malware.scan.scanner_cpus; }
+};
+struct CarverCpus {
+    static auto& of(Config& c) { return c.smb.offload_cpus; }
+    static const auto& of(const Config& c) { return c.smb.offload_cpus; }
+};
 Status apply_max_scan_time(Config& c, const ConfigValue& v) {
     c.malware.scan.max_scan_time_ms = static_cast<uint32_t>(v.number * 1000);
     return {};
@@ -458,6 +471,10 @@ const ConfigKey kKeys[] = {
     {"smb.file.offload-arena", KeyType::size, "4MiB", 256 * KiB, 1 * GiB, {},
      "Per worker: bytes of the arena file data is copied into for the carving thread (smb.file.offload-copy); a write "
      "that finds it full goes by packet reference.", "", nullptr, BIND_NUMBER(smb.offload_arena)},
+    {"smb.file.offload-cpus", KeyType::string_list, "", 0, 0, {},
+     "CPUs for the carving threads: worker i's runs on cpus[i % n]; empty: no pinning (they share the main "
+     "lcore's CPUs with the other non-worker threads).", "", check_cpu_number, apply_cpus<CarverCpus>,
+     get_cpus<CarverCpus>},
     {"smb.file.memory-total", KeyType::size, "64MiB", 1 * MiB, 64 * GiB, {},
      "Per worker: file content held in memory; files spill to disk beyond.", "", nullptr,
      BIND_NUMBER(smb.files.memory_total)},
@@ -489,7 +506,7 @@ const ConfigKey kKeys[] = {
      BIND_NUMBER(malware.scan.scanner_threads)},
     {"malware.scanner-cpus", KeyType::string_list, "", 0, 0, {},
      "CPUs for the scanner threads: thread i runs on cpus[i % n]; empty: no pinning.", "", check_cpu_number,
-     apply_scanner_cpus, get_scanner_cpus},
+     apply_cpus<ScannerCpus>, get_cpus<ScannerCpus>},
     {"malware.queue-capacity", KeyType::integer, "1024", 1, 1048576, {},
      "Files waiting for a scanner, all workers together; when full, malware.overload-policy applies (counted).", "",
      nullptr, BIND_NUMBER(malware.scan.queue_capacity)},

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstring>
 #include <pthread.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
 #include <sys/mman.h>
 
 #if defined(__x86_64__)
@@ -86,6 +88,19 @@ std::unique_ptr<FileCarver> FileCarver::create(const FileCarverSettings& setting
     std::unique_ptr<FileCarver> c(new FileCarver(settings));
     c->thread_ = std::thread([p = c.get()] { p->run(); });
     pthread_setname_np(c->thread_.native_handle(), "sluice-carver");
+    if (settings.cpu >= 0) {
+        // Validated as a CPU number by the configuration; a CPU outside this
+        // process's set is refused by the kernel: the thread then keeps the
+        // inherited set, said once (for the first such thread).
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(static_cast<unsigned>(settings.cpu), &set);
+        static std::atomic<bool> warned{false};
+        if (const int rc = pthread_setaffinity_np(c->thread_.native_handle(), sizeof set, &set);
+            rc != 0 && !warned.exchange(true))
+            spdlog::warn("smb.file.offload-cpus: cannot pin a carving thread to cpu {}: {}; it runs where the main "
+                         "thread may", settings.cpu, std::strerror(rc));
+    }
     return c;
 }
 

@@ -106,6 +106,7 @@ struct FileCarverSettings {
     // that finds the arena full goes by reference instead (or waits/is lost as below).
     bool copy = false;
     bool offline = false;            // reading a capture: wait for room, never lose a write
+    int cpu = -1;                    // the CPU the carving thread runs on (smb.file.offload-cpus); -1: inherited
 };
 
 // A finished file, back from the carving thread.

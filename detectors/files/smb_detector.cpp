@@ -95,6 +95,8 @@ SmbDetector::SmbDetector(SmbDetectorSettings settings, std::shared_ptr<ScanServi
         cs.copy = settings_.smb.offload_copy;
         cs.arena_bytes = settings_.smb.offload_arena;
         cs.offline = services_.offline();
+        if (const auto& cpus = settings_.smb.offload_cpus; !cpus.empty())
+            cs.cpu = static_cast<int>(cpus[services_.worker_id() % cpus.size()]);
         carver_ = FileCarver::create(cs);
         carving_.resize(cs.max_files);
         smb_.files().set_content_sink(carver_.get());

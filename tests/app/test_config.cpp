@@ -171,6 +171,7 @@ TEST(ConfigSchema, EveryKeyWritesItsOwnField) {
         if (k.path == "capture.pcap") o.clear(), o.push_back(set("capture.pcap=x1"));
         if (k.path == "metrics.listen") o = {set("metrics.listen=198.18.0.1:1")};
         if (k.path == "malware.scanner-cpus") o = {set("malware.scanner-cpus=1,2")};
+        if (k.path == "smb.file.offload-cpus") o = {set("smb.file.offload-cpus=2,3")};
         if (k.path == "appid.protocols-file") o = {set("appid.protocols-file=/dev/null")};  // must be readable
         auto changed = load_config_document("", o);
         ASSERT_TRUE(changed.ok()) << changed.message();

@@ -9,17 +9,20 @@
 // its sink. Copy mode (smb.file.offload-copy): every write inside the packet
 // copied into the arena with non-temporal stores (every size and source
 // alignment, the arena wrapping many times), no reference held at any time.
-// An idle carving thread backs off and costs almost no CPU.
+// An idle carving thread backs off and costs almost no CPU; it runs on the
+// CPU it is given.
 // The mbufs are real rte_mbuf structs over test memory (no EAL):
 // the test holds one reference, so the thread's free only drops its own.
 #include <gtest/gtest.h>
 #include <rte_mbuf.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -275,6 +278,41 @@ TEST_F(FileCarverTest, AnIdleCarvingThreadBacksOff) {
     ASSERT_EQ(files.size(), 1u);
     EXPECT_EQ(files[0].file.state, FileState::complete);
     EXPECT_EQ(hex(files[0].file), sha256_hex_of(content));
+}
+
+// The line `key:\t...` of the status file of this process's first thread named
+// `name` ("" when none).
+std::string thread_status(const std::string& name, const std::string& key) {
+    for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(t.path() / "comm");
+        std::string c;
+        if (!std::getline(comm, c) || c != name) continue;
+        std::ifstream status(t.path() / "status");
+        for (std::string line; std::getline(status, line);)
+            if (line.rfind(key + ":", 0) == 0) return line.substr(key.size() + 2);
+    }
+    return "";
+}
+
+// smb.file.offload-cpus: the carving thread runs on the CPU it is given (here
+// the last one this test may use); without one it keeps the inherited set.
+TEST_F(FileCarverTest, TheCarvingThreadRunsOnItsCpu) {
+    cpu_set_t mine;
+    ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
+    int last = -1;
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &mine)) last = c;
+    ASSERT_GE(last, 0);
+    {
+        auto carver = FileCarver::create(settings);
+        EXPECT_NE(thread_status("sluice-carver", "Cpus_allowed_list"), "");
+        if (CPU_COUNT(&mine) > 1) {
+            EXPECT_NE(thread_status("sluice-carver", "Cpus_allowed_list"), std::to_string(last));
+        }
+    }
+    settings.cpu = last;
+    auto carver = FileCarver::create(settings);
+    EXPECT_EQ(thread_status("sluice-carver", "Cpus_allowed_list"), std::to_string(last));
 }
 
 // The worker side: a FileAssembler whose store has the carver as its sink
