@@ -1,6 +1,5 @@
 #include "dataplane/eve.hpp"
 
-#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -127,16 +126,12 @@ std::string_view ip_proto_name(uint8_t proto, char* buf8) {
 JsonWriter* EveEmitter::begin(EveType type, uint64_t ts_ns, uint64_t flow_id, const EveEndpoints* ep,
                               AppProto app_proto) {
     if (!enabled(type)) return nullptr;
-    // An event may take a quarter of the ring at most (EventRing's limit): a
-    // small ring (eve.ring-bytes below 4 x kMaxEvent) bounds events lower, it
-    // does not refuse every one.
-    const size_t max_event = std::min(kMaxEvent, ring_.max_record());
-    std::span<char> space = ring_.reserve(max_event);
+    std::span<char> space = ring_.reserve(max_event_);
     if (space.empty() && wait_) {
         // Offline: the writer thread is draining; nothing may be lost.
         for (int i = 0; i < 200000 && space.empty(); ++i) {
             std::this_thread::sleep_for(std::chrono::microseconds(50));
-            space = ring_.reserve(max_event);
+            space = ring_.reserve(max_event_);
         }
     }
     if (space.empty()) {

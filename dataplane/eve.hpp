@@ -7,6 +7,7 @@
 // Thread rules: one emitter per producer thread (each worker, the management thread).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -101,8 +102,15 @@ class EveEmitter {
 public:
     static constexpr size_t kMaxEvent = 64 * 1024;
 
+    // An event may take a quarter of the ring at most (EventRing's limit): a
+    // small ring (eve.ring-bytes below 4 x kMaxEvent) bounds events lower, it
+    // does not refuse every one.
     EveEmitter(EventRing& ring, uint64_t type_mask, bool wait_when_full, std::string_view in_iface)
-        : ring_(ring), type_mask_(type_mask), wait_(wait_when_full), iface_(in_iface) {}
+        : ring_(ring),
+          max_event_(std::min(kMaxEvent, ring.max_record())),
+          type_mask_(type_mask),
+          wait_(wait_when_full),
+          iface_(in_iface) {}
 
     bool enabled(EveType t) const { return (type_mask_ >> static_cast<unsigned>(t)) & 1u; }
 
@@ -118,6 +126,7 @@ public:
 
 private:
     EventRing& ring_;
+    size_t max_event_;  // the most one event may take
     uint64_t type_mask_;
     bool wait_;
     std::string_view iface_;
