@@ -27,7 +27,19 @@ size_t EveWriter::drain_once() {
     for (EventRing* r : rings_) {
         // Bounded per ring per round, so one busy worker cannot starve the others.
         for (int k = 0; k < 4096; ++k) {
-            std::string_view rec = r->front();
+            bool failed = false;
+            std::string_view rec = reader_.front(*r, &failed);
+            if (failed) {
+                errors_.fetch_add(1, std::memory_order_relaxed);
+                if (!render_error_logged_) {
+                    spdlog::error("eve: an event could not be rendered (over {} bytes or damaged); such events "
+                                  "are counted as write errors", EveEmitter::kMaxEvent);
+                    render_error_logged_ = true;
+                }
+                r->pop();
+                ++n;
+                continue;
+            }
             if (rec.empty()) break;
             const bool ok = std::fwrite(rec.data(), 1, rec.size(), file_) == rec.size() && std::fputc('\n', file_) != EOF;
             if (!ok) {

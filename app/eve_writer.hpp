@@ -2,7 +2,8 @@
 // worker, one for the management thread) into the EVE file, one JSON object
 // per line. Writes are buffered and flushed at least every 100 ms, so a
 // `tail -f` sees events promptly; a failing write (disk full) is counted and
-// logged once, and never stops the workers.
+// logged once, and never stops the workers. Deferred records (eve.hpp) are
+// rendered here, on this thread, into its own buffer.
 // Thread rules: rings are added before start(); stop() drains and joins.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "dataplane/eve.hpp"
 #include "dataplane/event_ring.hpp"
 #include "dataplane/result.hpp"
 
@@ -48,6 +50,8 @@ private:
     std::atomic<uint64_t> bytes_{0};
     std::atomic<uint64_t> errors_{0};
     bool error_logged_ = false;
+    bool render_error_logged_ = false;
+    EveReader reader_;  // renders deferred events
 };
 
 }  // namespace sluice

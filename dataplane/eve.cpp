@@ -123,29 +123,13 @@ std::string_view ip_proto_name(uint8_t proto, char* buf8) {
     }
 }
 
-JsonWriter* EveEmitter::begin(EveType type, uint64_t ts_ns, uint64_t flow_id, const EveEndpoints* ep,
-                              AppProto app_proto) {
-    if (!enabled(type)) return nullptr;
-    std::span<char> space = ring_.reserve(max_event_);
-    if (space.empty() && wait_) {
-        // Offline: the writer thread is draining; nothing may be lost.
-        for (int i = 0; i < 200000 && space.empty(); ++i) {
-            std::this_thread::sleep_for(std::chrono::microseconds(50));
-            space = ring_.reserve(max_event_);
-        }
-    }
-    if (space.empty()) {
-        lost_.inc(EveLoss::ring_full);
-        return nullptr;
-    }
-    type_ = type;
-    w_.emplace(space);
-    JsonWriter& w = *w_;
+void write_eve_header(JsonWriter& w, EveType type, uint64_t ts_ns, uint64_t flow_id, std::string_view in_iface,
+                      const EveEndpoints* ep, AppProto app_proto) {
     char ts[32];
     format_eve_time(ts_ns, ts);
     w.begin_object().kv("timestamp", std::string_view(ts, 31));
     if (flow_id) w.kv("flow_id", flow_id);
-    if (!iface_.empty()) w.kv("in_iface", iface_);
+    if (!in_iface.empty()) w.kv("in_iface", in_iface);
     w.kv("event_type", counter_name(type));
     if (ep) {
         if (ep->vlan_count) {
@@ -166,7 +150,30 @@ JsonWriter* EveEmitter::begin(EveType type, uint64_t ts_ns, uint64_t flow_id, co
         }
     }
     if (app_proto != AppProto::unknown) w.kv("app_proto", to_string(app_proto));
-    return &w;
+}
+
+std::span<char> EveEmitter::reserve(size_t len) {
+    std::span<char> space = ring_.reserve(len);
+    if (space.empty() && wait_) {
+        // Offline: the writer thread is draining; nothing may be lost.
+        for (int i = 0; i < 200000 && space.empty(); ++i) {
+            std::this_thread::sleep_for(std::chrono::microseconds(50));
+            space = ring_.reserve(len);
+        }
+    }
+    if (space.empty()) lost_.inc(EveLoss::ring_full);
+    return space;
+}
+
+JsonWriter* EveEmitter::begin(EveType type, uint64_t ts_ns, uint64_t flow_id, const EveEndpoints* ep,
+                              AppProto app_proto) {
+    if (!enabled(type)) return nullptr;
+    std::span<char> space = reserve(max_event_);
+    if (space.empty()) return nullptr;
+    type_ = type;
+    w_.emplace(space);
+    write_eve_header(*w_, type, ts_ns, flow_id, iface_, ep, app_proto);
+    return &*w_;
 }
 
 bool EveEmitter::end() {
@@ -182,6 +189,77 @@ bool EveEmitter::end() {
     }
     w_.reset();
     return ok;
+}
+
+// A deferred record: the renderer's address, the event type, the interface
+// name, then the caller's payload. Read back with memcpy: records are only
+// 4-byte aligned in the ring.
+namespace {
+constexpr size_t kDeferredFixed = sizeof(EveRenderer) + 4;  // renderer, type, pad, iface length (u16)
+}
+
+std::span<char> EveEmitter::begin_deferred(EveType type, EveRenderer render, size_t max_payload) {
+    if (!enabled(type)) return {};
+    const size_t head = kDeferredFixed + iface_.size();
+    if (head >= max_event_ || iface_.size() > 0xFFFF) {
+        lost_.inc(EveLoss::too_large);
+        return {};
+    }
+    max_payload = std::min(max_payload, max_event_ - head);
+    std::span<char> space = reserve(head + max_payload);
+    if (space.empty()) return {};
+    std::memcpy(space.data(), &render, sizeof render);
+    const uint8_t fixed[4] = {static_cast<uint8_t>(type), 0, static_cast<uint8_t>(iface_.size() & 0xFF),
+                              static_cast<uint8_t>(iface_.size() >> 8)};
+    std::memcpy(space.data() + sizeof render, fixed, sizeof fixed);
+    if (!iface_.empty()) std::memcpy(space.data() + kDeferredFixed, iface_.data(), iface_.size());
+    type_ = type;
+    deferred_ = space;
+    deferred_head_ = head;
+    return space.subspan(head, max_payload);
+}
+
+bool EveEmitter::end_deferred(size_t used) {
+    if (deferred_.empty()) return false;
+    ring_.commit(deferred_head_ + std::min(used, deferred_.size() - deferred_head_), true);
+    written_.inc(type_);
+    deferred_ = {};
+    return true;
+}
+
+void EveEmitter::abandon_deferred() {
+    if (deferred_.empty()) return;
+    lost_.inc(EveLoss::too_large);
+    deferred_ = {};
+}
+
+bool render_deferred_event(std::string_view record, JsonWriter& w) {
+    if (record.size() < kDeferredFixed) return false;
+    EveRenderer render;
+    std::memcpy(&render, record.data(), sizeof render);
+    uint8_t fixed[4];
+    std::memcpy(fixed, record.data() + sizeof render, sizeof fixed);
+    const size_t iface_len = fixed[2] | size_t{fixed[3]} << 8;
+    if (!render || fixed[0] >= static_cast<uint8_t>(EveType::count) || record.size() < kDeferredFixed + iface_len)
+        return false;
+    EveRenderContext ctx;
+    ctx.type = static_cast<EveType>(fixed[0]);
+    ctx.in_iface = record.substr(kDeferredFixed, iface_len);
+    const std::string_view payload = record.substr(kDeferredFixed + iface_len);
+    render(std::span<const char>(payload.data(), payload.size()), ctx, w);
+    return !w.overflowed();
+}
+
+std::string_view EveReader::front(EventRing& ring, bool* failed) {
+    if (failed) *failed = false;
+    bool deferred = false;
+    const std::string_view rec = ring.front(&deferred);
+    if (rec.empty() || !deferred) return rec;
+    if (!buf_) buf_.reset(new char[EveEmitter::kMaxEvent]);
+    JsonWriter w(buf_.get(), EveEmitter::kMaxEvent);
+    if (render_deferred_event(rec, w)) return w.view();
+    if (failed) *failed = true;
+    return {};
 }
 
 }  // namespace sluice

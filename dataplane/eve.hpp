@@ -4,11 +4,21 @@
 // then the caller adds its object ("alert", "flow", ...), then end() publishes
 // it. Nothing is allocated. A full ring drops the event and counts it when
 // live; offline the emitter waits for the writer, so no event is ever lost.
-// Thread rules: one emitter per producer thread (each worker, the management thread).
+//
+// Deferred events: for the events a worker may have to write by the ten
+// thousand (OT policy denials), the caller stores the event's facts in a
+// fixed layout instead (begin_deferred/end_deferred) with the function that
+// renders them; the EVE writer thread calls it (render_deferred_event), so the
+// worker formats no text. Same ring, same order, the same bytes in the file.
+// A renderer reads only its payload and data that lives as long as the
+// process (static tables), never worker or policy state.
+// Thread rules: one emitter per producer thread (each worker, the management thread);
+// renderers run on the EVE writer thread.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -93,6 +103,35 @@ EveEndpoints flow_endpoints(const Flow& f);
 // Source -> destination of one packet.
 EveEndpoints packet_endpoints(const DecodedPacket& p);
 
+// Opens the event object and writes the common members (what begin() writes).
+void write_eve_header(JsonWriter& w, EveType type, uint64_t ts_ns, uint64_t flow_id, std::string_view in_iface,
+                      const EveEndpoints* ep, AppProto app_proto);
+
+// What a deferred event's renderer is told besides its payload.
+struct EveRenderContext {
+    EveType type = EveType::alert;
+    std::string_view in_iface;
+};
+// Writes the whole event (write_eve_header ... end_object) from `payload`.
+using EveRenderer = void (*)(std::span<const char> payload, const EveRenderContext& ctx, JsonWriter& w);
+
+// Renders a record committed as deferred into `w`; false when the record is
+// damaged or the event did not fit (the caller counts it, nothing is written).
+bool render_deferred_event(std::string_view record, JsonWriter& w);
+
+// The consumer's view of an EventRing: every event as its JSON text, deferred
+// ones rendered into the reader's own buffer (the EVE writer thread, tests).
+class EveReader {
+public:
+    // The oldest event of `ring`, or empty when none; valid until the next
+    // call or ring.pop(). A deferred record that cannot be rendered gives
+    // empty text with *failed set (pop it all the same).
+    std::string_view front(EventRing& ring, bool* failed = nullptr);
+
+private:
+    std::unique_ptr<char[]> buf_;  // EveEmitter::kMaxEvent bytes, made on first use
+};
+
 // "2024-01-31T12:00:00.123456+0000"; writes 31 bytes into buf (>= 32), returns 31.
 size_t format_eve_time(uint64_t ts_ns, char* buf);
 // "TCP", "UDP", "ICMP", "IPv6-ICMP", or the number.
@@ -121,6 +160,16 @@ public:
     // Closes and publishes the event begun last; false when it was lost.
     bool end();
 
+    // Starts a deferred event: room for up to `max_payload` bytes of the
+    // caller's layout (less when a small ring bounds events lower: see the
+    // span's size), rendered later by `render` (a function of static
+    // storage); empty when the type is off or the ring has no room (counted
+    // as for begin()). end_deferred(used) publishes the first `used` bytes.
+    std::span<char> begin_deferred(EveType type, EveRenderer render, size_t max_payload);
+    bool end_deferred(size_t used);
+    // Gives the deferred event up: it did not fit (counted as too_large).
+    void abandon_deferred();
+
     const CounterSet<EveType>& written() const { return written_; }
     const CounterSet<EveLoss>& lost() const { return lost_; }
 
@@ -130,7 +179,11 @@ private:
     uint64_t type_mask_;
     bool wait_;
     std::string_view iface_;
+    std::span<char> reserve(size_t len);
+
     std::optional<JsonWriter> w_;
+    std::span<char> deferred_;  // the deferred event being filled (whole record)
+    size_t deferred_head_ = 0;  // bytes of it before the caller's payload
     EveType type_ = EveType::alert;
     CounterSet<EveType> written_;
     CounterSet<EveLoss> lost_;

@@ -3,6 +3,8 @@
 // an event in place (reserve, fill, commit), so building an event allocates
 // nothing; when the ring is full reserve() says so at once and the caller counts
 // the loss (live) or waits for the writer (offline, where nothing may be lost).
+// A record is either the event's JSON text or, committed as `deferred`, the
+// fixed-layout bytes of an event that the writer thread renders (eve.hpp).
 // Thread rules: exactly one producer thread and one consumer thread.
 #pragma once
 
@@ -27,16 +29,18 @@ public:
     // Producer: space for a record of up to `max_len` bytes, or an empty span
     // when the ring has no room now. Nothing is visible until commit().
     std::span<char> reserve(size_t max_len);
-    void commit(size_t len);
+    void commit(size_t len, bool deferred = false);
 
     // Consumer: the oldest record, or empty when none. Valid until pop().
-    std::string_view front();
+    // `deferred`, when given, says whether it was committed as deferred.
+    std::string_view front(bool* deferred = nullptr);
     void pop();
 
     bool empty() const { return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire); }
 
 private:
     static constexpr uint32_t kWrap = 0xFFFFFFFFu;
+    static constexpr uint32_t kDeferred = 0x80000000u;  // flag in a record's length word
     static size_t record_size(size_t len) { return (4 + len + 7) & ~size_t{7}; }
     size_t free_space(uint64_t pos) {
         uint64_t tail = tail_cache_;
@@ -56,7 +60,7 @@ private:
 
 inline EventRing::EventRing(size_t bytes) {
     size_ = 4096;
-    while (size_ < bytes) size_ <<= 1;
+    while (size_ < bytes && size_ < (size_t{1} << 30)) size_ <<= 1;  // 1 GiB at most (eve.ring-bytes)
     mask_ = size_ - 1;
     buf_.reset(new char[size_]);
 }
@@ -80,13 +84,15 @@ inline std::span<char> EventRing::reserve(size_t max_len) {
     return {&buf_[static_cast<size_t>(pos & mask_) + 4], max_len};
 }
 
-inline void EventRing::commit(size_t len) {
-    const uint32_t l = static_cast<uint32_t>(len);
+inline void EventRing::commit(size_t len, bool deferred) {
+    // Records are at most a quarter of the ring, which is far below 2 GiB:
+    // the length never reaches the flag bit.
+    const uint32_t l = static_cast<uint32_t>(len) | (deferred ? kDeferred : 0u);
     std::memcpy(&buf_[static_cast<size_t>(write_pos_ & mask_)], &l, sizeof l);
     head_.store(write_pos_ + record_size(len), std::memory_order_release);
 }
 
-inline std::string_view EventRing::front() {
+inline std::string_view EventRing::front(bool* deferred) {
     const uint64_t head = head_.load(std::memory_order_acquire);
     uint64_t tail = tail_.load(std::memory_order_relaxed);
     while (tail != head) {
@@ -98,6 +104,8 @@ inline std::string_view EventRing::front() {
             tail_.store(tail, std::memory_order_release);
             continue;
         }
+        if (deferred) *deferred = (len & kDeferred) != 0;
+        len &= ~kDeferred;
         read_len_ = len;
         return {&buf_[off + 4], len};
     }

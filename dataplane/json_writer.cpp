@@ -247,6 +247,13 @@ JsonWriter& JsonWriter::kv_raw(std::string_view k, std::string_view json) {
     return *this;
 }
 
+JsonWriter& JsonWriter::raw_members(std::string_view json) {
+    if (json.empty()) return *this;
+    separator();
+    put(json);
+    return *this;
+}
+
 JsonWriter& JsonWriter::value(std::string_view v) {
     separator();
     string(v);

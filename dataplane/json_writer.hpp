@@ -43,6 +43,9 @@ public:
     JsonWriter& kv_null(std::string_view key);
     // A member whose value is already valid JSON text (copied verbatim).
     JsonWriter& kv_raw(std::string_view key, std::string_view json);
+    // Members already rendered as JSON text (`"a":1,"b":{...}`, as written
+    // inside an object), appended verbatim; nothing when empty.
+    JsonWriter& raw_members(std::string_view json);
 
     // Elements of the current array.
     JsonWriter& value(std::string_view v);

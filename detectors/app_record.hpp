@@ -51,6 +51,13 @@ struct AppRecord {
     OtOperation op;
     const void* data = nullptr;
     void (*write_eve)(JsonWriter&, const void* data) = nullptr;
+    // Optional, for events rendered later on the EVE writer thread (eve.hpp,
+    // deferred events): pack_eve copies what write_eve reads into `out` as
+    // self-contained bytes (nothing borrowed) and returns how many, 0 when
+    // they do not fit; write_packed_eve renders those bytes exactly as
+    // write_eve renders `data`.
+    size_t (*pack_eve)(const void* data, std::span<char> out) = nullptr;
+    void (*write_packed_eve)(JsonWriter&, std::span<const char> packed) = nullptr;
 };
 
 class AppRecordSink {

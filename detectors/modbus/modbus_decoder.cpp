@@ -618,6 +618,8 @@ void ModbusDecoder::emit(Direction dir, ModbusRecord& rec, AppRecordSink& sink) 
     out.op.has_address = modbus_address_range(addressing, &out.op.address_first, &out.op.address_last);
     out.data = &rec;
     out.write_eve = &modbus_write_eve;
+    out.pack_eve = &modbus_pack_eve;
+    out.write_packed_eve = &modbus_write_packed_eve;
     sink.on_record(out);
 }
 

@@ -171,6 +171,10 @@ OtAccess modbus_ot_access(uint8_t function, uint16_t subfunction);
 bool modbus_address_range(const ModbusMessage& m, uint32_t* first, uint32_t* last);
 // Writes "modbus": {...} as Suricata's EVE modbus object.
 void modbus_write_eve(JsonWriter& w, const void* record);
+// The same record as self-contained bytes (AppRecord::pack_eve) and their
+// rendering (AppRecord::write_packed_eve), for events rendered off the worker.
+size_t modbus_pack_eve(const void* record, std::span<char> out);
+void modbus_write_packed_eve(JsonWriter& w, std::span<const char> packed);
 
 class ModbusDecoder {
 public:

@@ -1,6 +1,8 @@
 // EVE rendering of Modbus records, with Suricata's field names and values:
 // "modbus": {"id", "request": {...}, "response": {...}}.
 #include <array>
+#include <cstring>
+#include <type_traits>
 #include <string_view>
 
 #include "dataplane/json_writer.hpp"
@@ -132,6 +134,59 @@ void modbus_write_eve(JsonWriter& w, const void* record) {
         w.end_object();
     }
     w.end_object();
+}
+
+// Packed layout: the record's flags and id, each message's fields (a
+// trivially copyable ModbusFields) with the length of its data, then the two
+// data runs. A PDU is at most 253 bytes, so a record packs into about 600.
+namespace {
+
+struct PackedHead {
+    uint64_t tx_id;
+    uint8_t is_request, has_request, unanswered, pad;
+    uint16_t message_len, request_len;
+    ModbusFields message;
+    ModbusFields request;
+};
+static_assert(std::is_trivially_copyable_v<ModbusFields>);
+
+}  // namespace
+
+size_t modbus_pack_eve(const void* record, std::span<char> out) {
+    const auto& rec = *static_cast<const ModbusRecord*>(record);
+    PackedHead h{};
+    h.tx_id = rec.tx_id;
+    h.is_request = rec.is_request;
+    h.has_request = rec.has_request;
+    h.unanswered = rec.unanswered;
+    h.message_len = static_cast<uint16_t>(std::min<size_t>(rec.message.data.size(), 0xFFFF));
+    h.request_len = static_cast<uint16_t>(std::min<size_t>(rec.request.data.size(), 0xFFFF));
+    h.message = rec.message;
+    h.request = rec.request;
+    const size_t need = sizeof h + h.message_len + h.request_len;
+    if (need > out.size()) return 0;
+    std::memcpy(out.data(), &h, sizeof h);
+    if (h.message_len) std::memcpy(out.data() + sizeof h, rec.message.data.data(), h.message_len);
+    if (h.request_len) std::memcpy(out.data() + sizeof h + h.message_len, rec.request.data.data(), h.request_len);
+    return need;
+}
+
+void modbus_write_packed_eve(JsonWriter& w, std::span<const char> packed) {
+    PackedHead h;
+    if (packed.size() < sizeof h) return;
+    std::memcpy(&h, packed.data(), sizeof h);
+    if (packed.size() < sizeof h + h.message_len + h.request_len) return;
+    const auto* bytes = reinterpret_cast<const uint8_t*>(packed.data() + sizeof h);
+    ModbusRecord rec;
+    rec.tx_id = h.tx_id;
+    rec.is_request = h.is_request != 0;
+    rec.has_request = h.has_request != 0;
+    rec.unanswered = h.unanswered != 0;
+    static_cast<ModbusFields&>(rec.message) = h.message;
+    static_cast<ModbusFields&>(rec.request) = h.request;
+    rec.message.data = {bytes, h.message_len};
+    rec.request.data = {bytes + h.message_len, h.request_len};
+    modbus_write_eve(w, &rec);
 }
 
 }  // namespace sluice

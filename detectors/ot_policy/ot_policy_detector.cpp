@@ -300,44 +300,88 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
         std::swap(ep.src, ep.dst);
         std::swap(ep.src_port, ep.dst_port);
     }
+    // The alert is a deferred event: its facts go into the ring as they are
+    // and the EVE writer thread renders them (render_alert), so a storm of
+    // denials costs the worker no text formatting.
     EveEmitter& eve = services_.eve();
-    JsonWriter* w = eve.begin(EveType::alert, ctx.packet ? ctx.packet->ts_ns : flow.last_ns, flow.flow_id, &ep, record.proto);
-    if (w) {
-        w->kv("direction", record.dir == Direction::to_server ? "to_server" : "to_client");
-        // The members that are the same for every alert of a kind go out as
-        // text rendered once (kv_raw with the members that follow the first
-        // one): the same bytes as writing them one by one.
-        static constexpr std::string_view kAlertHead[2][2] = {
-            {R"("allowed","gid":9100,"signature_id":9100001,"rev":1)", R"("allowed","gid":9100,"signature_id":9100002,"rev":1)"},
-            {R"("blocked","gid":9100,"signature_id":9100001,"rev":1)", R"("blocked","gid":9100,"signature_id":9100002,"rev":1)"}};
-        static_assert(kOtPolicyGid == 9100 && kOtPolicySidNotAllowed == 9100001 && kOtPolicySidDenyRule == 9100002);
-        w->begin_object("alert")
-            .kv_raw("action", kAlertHead[enforced ? 1 : 0][rule ? 1 : 0])
-            .kv("signature", signature)
-            .kv_raw("category", R"("OT policy violation","severity":1)")
-            .end_object();
-        w->begin_object("ot_policy");
-        if (const std::string* text = alert_text(n.zone, d.rule, action, pi)) w->kv_raw("policy", *text);
-        else write_policy_members(*w, n.zone, d.rule, action, pi);
-        w->kv("function", op.function)
-            .kv("function_code", op.function_code)
-            .kv("access", to_string(op.access));
-        if (op.has_unit) w->kv("unit", op.unit);
-        if (op.has_address) w->kv("address_first", op.address_first).kv("address_last", op.address_last);
-        w->end_object();
-        char start[32];
-        format_eve_time(flow.first_ns, start);
-        w->begin_object("flow")
-            .kv("pkts_toserver", flow.pkts[0])
-            .kv("pkts_toclient", flow.pkts[1])
-            .kv("bytes_toserver", flow.bytes[0])
-            .kv("bytes_toclient", flow.bytes[1])
-            .kv("start", std::string_view(start, 31))
-            .end_object();
-        if (record.write_eve) record.write_eve(*w, record.data);
-        if (!eve.end()) counters_.inc(OtPolicyCounter::alerts_lost);
-    } else if (eve.enabled(EveType::alert)) {
-        counters_.inc(OtPolicyCounter::alerts_lost);
+    if (eve.enabled(EveType::alert)) {
+        std::span<char> room = eve.begin_deferred(EveType::alert, &OtPolicyDetector::render_alert, EveEmitter::kMaxEvent);
+        AlertEvent a{};
+        a.ts_ns = ctx.packet ? ctx.packet->ts_ns : flow.last_ns;
+        a.flow_id = flow.flow_id;
+        a.first_ns = flow.first_ns;
+        a.pkts[0] = flow.pkts[0];
+        a.pkts[1] = flow.pkts[1];
+        a.bytes[0] = flow.bytes[0];
+        a.bytes[1] = flow.bytes[1];
+        a.ep = ep;
+        a.proto = record.proto;
+        a.to_server = record.dir == Direction::to_server;
+        a.enforced = enforced;
+        a.by_rule = rule != nullptr;
+        a.access = op.access;
+        a.function_code = op.function_code;
+        a.has_unit = op.has_unit;
+        a.unit = op.unit;
+        a.has_address = op.has_address;
+        a.address_first = op.address_first;
+        a.address_last = op.address_last;
+        // Then the texts, each appended while it fits.
+        size_t used = sizeof a;
+        auto append = [&](std::string_view t) {
+            if (room.size() < used || room.size() - used < t.size()) return false;
+            std::memcpy(room.data() + used, t.data(), t.size());
+            used += t.size();
+            return true;
+        };
+        bool fits = room.size() >= sizeof a && append(signature) && append(op.function);
+        a.signature_len = static_cast<uint32_t>(signature.size());
+        a.function_len = static_cast<uint32_t>(op.function.size());
+        if (fits) {
+            // The policy's members after "policy": rendered once per kind, or here.
+            const size_t at = used;
+            if (const std::string* text = alert_text(n.zone, d.rule, action, pi)) {
+                fits = append(*text);
+            } else {
+                JsonWriter pw(room.data() + at, room.size() - at);
+                pw.begin_object();
+                write_policy_members(pw, n.zone, d.rule, action, pi);
+                constexpr std::string_view head = R"({"policy":)";
+                fits = !pw.overflowed() && pw.size() > head.size();
+                if (fits) {
+                    std::memmove(room.data() + at, room.data() + at + head.size(), pw.size() - head.size());
+                    used = at + pw.size() - head.size();
+                }
+            }
+            a.policy_len = static_cast<uint32_t>(used - at);
+        }
+        if (fits && record.write_eve) {
+            // The protocol's object: packed for rendering there, or rendered now.
+            const size_t at = used;
+            if (record.pack_eve && record.write_packed_eve) {
+                const size_t k = record.pack_eve(record.data, room.subspan(at));
+                fits = k != 0;
+                used += k;
+                a.write_packed = record.write_packed_eve;
+            } else {
+                JsonWriter pw(room.data() + at, room.size() - at);
+                pw.begin_object();
+                record.write_eve(pw, record.data);
+                fits = !pw.overflowed();
+                if (fits && pw.size() > 1) {
+                    std::memmove(room.data() + at, room.data() + at + 1, pw.size() - 1);  // the members, without '{'
+                    used = at + pw.size() - 1;
+                }
+            }
+            a.proto_len = static_cast<uint32_t>(used - at);
+        }
+        if (fits) {
+            std::memcpy(room.data(), &a, sizeof a);
+            eve.end_deferred(used);
+        } else {
+            if (!room.empty()) eve.abandon_deferred();
+            counters_.inc(OtPolicyCounter::alerts_lost);
+        }
     }
 
     switch (action) {
@@ -346,6 +390,56 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
         case OtAction::reject: services_.raise(ctx, Verdict::reject, DropReason::policy); break;
         default: break;
     }
+}
+
+void OtPolicyDetector::render_alert(std::span<const char> payload, const EveRenderContext& ctx, JsonWriter& w) {
+    AlertEvent a;
+    if (payload.size() < sizeof a) return;
+    std::memcpy(&a, payload.data(), sizeof a);
+    if (payload.size() - sizeof a < size_t{a.signature_len} + a.function_len + a.policy_len + a.proto_len) return;
+    const char* p = payload.data() + sizeof a;
+    auto take = [&p](uint32_t len) {
+        const std::string_view t(p, len);
+        p += len;
+        return t;
+    };
+    const std::string_view signature = take(a.signature_len);
+    const std::string_view function = take(a.function_len);
+    const std::string_view policy = take(a.policy_len);
+    const std::string_view proto = take(a.proto_len);
+
+    write_eve_header(w, ctx.type, a.ts_ns, a.flow_id, ctx.in_iface, &a.ep, a.proto);
+    w.kv("direction", a.to_server ? "to_server" : "to_client");
+    // The members that are the same for every alert of a kind go out as text
+    // (kv_raw with the members that follow the first one): the same bytes as
+    // writing them one by one.
+    static constexpr std::string_view kAlertHead[2][2] = {
+        {R"("allowed","gid":9100,"signature_id":9100001,"rev":1)", R"("allowed","gid":9100,"signature_id":9100002,"rev":1)"},
+        {R"("blocked","gid":9100,"signature_id":9100001,"rev":1)", R"("blocked","gid":9100,"signature_id":9100002,"rev":1)"}};
+    static_assert(kOtPolicyGid == 9100 && kOtPolicySidNotAllowed == 9100001 && kOtPolicySidDenyRule == 9100002);
+    w.begin_object("alert")
+        .kv_raw("action", kAlertHead[a.enforced ? 1 : 0][a.by_rule ? 1 : 0])
+        .kv("signature", signature)
+        .kv_raw("category", R"("OT policy violation","severity":1)")
+        .end_object();
+    w.begin_object("ot_policy");
+    w.kv_raw("policy", policy);
+    w.kv("function", function).kv("function_code", a.function_code).kv("access", to_string(a.access));
+    if (a.has_unit) w.kv("unit", a.unit);
+    if (a.has_address) w.kv("address_first", a.address_first).kv("address_last", a.address_last);
+    w.end_object();
+    char start[32];
+    format_eve_time(a.first_ns, start);
+    w.begin_object("flow")
+        .kv("pkts_toserver", a.pkts[0])
+        .kv("pkts_toclient", a.pkts[1])
+        .kv("bytes_toserver", a.bytes[0])
+        .kv("bytes_toclient", a.bytes[1])
+        .kv("start", std::string_view(start, 31))
+        .end_object();
+    if (a.write_packed) a.write_packed(w, std::span<const char>(proto.data(), proto.size()));
+    else w.raw_members(proto);
+    w.end_object();
 }
 
 void OtPolicyDetector::write_policy_members(JsonWriter& w, int zone, int rule, OtAction action, int pi) const {

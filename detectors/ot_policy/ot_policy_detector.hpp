@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "dataplane/counters.hpp"
+#include "dataplane/eve.hpp"
 #include "dataplane/result.hpp"
 #include "detectors/detector.hpp"
 #include "detectors/ot_policy/ot_assets.hpp"
@@ -143,6 +144,25 @@ private:
     // The alert's ot_policy members from "policy" to "protocol" (the one place
     // that writes them).
     void write_policy_members(JsonWriter& w, int zone, int rule, OtAction action, int proto_index) const;
+    // A denial's alert as a deferred EVE event (eve.hpp): this fixed part,
+    // then the signature, the function name, the policy members (JSON text
+    // after "policy":) and the protocol's object (packed for write_packed, or
+    // JSON members when null), of the given lengths.
+    struct AlertEvent {
+        uint64_t ts_ns;
+        uint64_t flow_id;
+        uint64_t first_ns;
+        uint64_t pkts[2];
+        uint64_t bytes[2];
+        EveEndpoints ep;
+        void (*write_packed)(JsonWriter&, std::span<const char>);
+        AppProto proto;
+        OtAccess access;
+        bool to_server, enforced, by_rule, has_unit, has_address;
+        uint32_t function_code, unit, address_first, address_last;
+        uint32_t signature_len, function_len, policy_len, proto_len;
+    };
+    static void render_alert(std::span<const char> payload, const EveRenderContext& ctx, JsonWriter& w);
     // The same members as JSON text
     // after the "policy" key, rendered once per (zone, rule, action, protocol)
     // and policy; null when the table is full (the caller writes them itself).

@@ -106,5 +106,102 @@ TEST(EveEmitter, SmallRingBoundsEventsInsteadOfRefusingThem) {
     EXPECT_TRUE(ring.front().empty());
 }
 
+TEST(EventRing, DeferredFlagTravelsWithTheRecord) {
+    EventRing r(4096);
+    for (bool deferred : {false, true, false, true}) {
+        auto span = r.reserve(10);
+        ASSERT_FALSE(span.empty());
+        std::memcpy(span.data(), "0123456789", 10);
+        r.commit(deferred ? 7 : 10, deferred);
+    }
+    for (bool expect : {false, true, false, true}) {
+        bool deferred = !expect;
+        const std::string_view f = r.front(&deferred);
+        EXPECT_EQ(deferred, expect);
+        EXPECT_EQ(f, expect ? "0123456" : "0123456789");  // the flag is not part of the length
+        r.pop();
+    }
+    EXPECT_TRUE(r.front().empty());
+}
+
+// A renderer for the tests: payload = an 8-byte number, then a text.
+void render_test_event(std::span<const char> payload, const EveRenderContext& ctx, JsonWriter& w) {
+    uint64_t v = 0;
+    std::memcpy(&v, payload.data(), sizeof v);
+    EveEndpoints ep;
+    ep.src = IpAddr::v4(0xC6120001);
+    ep.dst = IpAddr::v4(0xC6120002);
+    ep.src_port = 1234;
+    ep.dst_port = 502;
+    ep.ip_proto = ipproto::tcp;
+    write_eve_header(w, ctx.type, 1'700'000'000'000'000'000ull, 42, ctx.in_iface, &ep, AppProto::modbus);
+    w.kv("n", v).kv("text", std::string_view(payload.data() + 8, payload.size() - 8));
+    w.end_object();
+}
+
+// A deferred event comes out of the reader as the very bytes begin()/end()
+// write for the same facts, in ring order among ordinary events.
+TEST(EveEmitter, DeferredEventRendersAsTheSameJson) {
+    EventRing ring(1u << 20);
+    EveEmitter eve(ring, ~uint64_t{0}, false, "eth7");
+    EveEndpoints ep;
+    ep.src = IpAddr::v4(0xC6120001);
+    ep.dst = IpAddr::v4(0xC6120002);
+    ep.src_port = 1234;
+    ep.dst_port = 502;
+    ep.ip_proto = ipproto::tcp;
+    JsonWriter* w = eve.begin(EveType::alert, 1'700'000'000'000'000'000ull, 42, &ep, AppProto::modbus);
+    ASSERT_NE(w, nullptr);
+    w->kv("n", uint64_t{77}).kv("text", "a \"quoted\" text");
+    ASSERT_TRUE(eve.end());
+
+    std::span<char> room = eve.begin_deferred(EveType::alert, &render_test_event, 1000);
+    ASSERT_EQ(room.size(), 1000u);
+    const uint64_t v = 77;
+    std::memcpy(room.data(), &v, 8);
+    const std::string text = "a \"quoted\" text";
+    std::memcpy(room.data() + 8, text.data(), text.size());
+    ASSERT_TRUE(eve.end_deferred(8 + text.size()));
+    EXPECT_EQ(eve.written().get(EveType::alert), 2u);
+
+    EveReader reader;
+    const std::string direct(reader.front(ring));
+    ring.pop();
+    bool failed = true;
+    const std::string_view rendered = reader.front(ring, &failed);
+    EXPECT_FALSE(failed);
+    EXPECT_EQ(rendered, direct);
+    EXPECT_NE(direct.find("\"in_iface\":\"eth7\""), std::string::npos) << direct;
+    ring.pop();
+    EXPECT_TRUE(reader.front(ring).empty());
+}
+
+TEST(EveEmitter, DeferredEventsOffLostAndDamaged) {
+    EventRing ring(64 * 1024);  // events bounded to 16 KiB
+    EveEmitter eve(ring, uint64_t{1} << static_cast<unsigned>(EveType::flow), false, "");
+    // A type that is off gives no room.
+    EXPECT_TRUE(eve.begin_deferred(EveType::alert, &render_test_event, 100).empty());
+    // A small ring bounds the room instead of refusing.
+    std::span<char> room = eve.begin_deferred(EveType::flow, &render_test_event, 1u << 20);
+    ASSERT_FALSE(room.empty());
+    EXPECT_LT(room.size(), 16u * 1024);
+    // Given up: counted as too large, nothing published.
+    eve.abandon_deferred();
+    EXPECT_EQ(eve.lost().get(EveLoss::too_large), 1u);
+    EXPECT_FALSE(eve.end_deferred(10));
+    EXPECT_TRUE(ring.front().empty());
+    // A damaged deferred record (no renderer) is reported, not rendered.
+    auto span = ring.reserve(16);
+    ASSERT_FALSE(span.empty());
+    std::memset(span.data(), 0, 16);
+    ring.commit(16, true);
+    EveReader reader;
+    bool failed = false;
+    EXPECT_TRUE(reader.front(ring, &failed).empty());
+    EXPECT_TRUE(failed);
+    ring.pop();
+    EXPECT_TRUE(ring.front().empty());
+}
+
 }  // namespace
 }  // namespace sluice

@@ -147,5 +147,15 @@ TEST(JsonWriter, EveryByteAtEveryOffsetOfEveryShortLength) {
     }
 }
 
+TEST(JsonWriter, RawMembersJoinTheObject) {
+    char buf[128];
+    JsonWriter w(buf, sizeof buf);
+    w.begin_object().raw_members(R"("a":1,"b":{"c":2})").raw_members("").kv("d", uint64_t{3}).end_object();
+    EXPECT_EQ(w.view(), R"({"a":1,"b":{"c":2},"d":3})");
+    JsonWriter w2(buf, sizeof buf);
+    w2.begin_object().kv("x", "y").raw_members(R"("a":1)").end_object();
+    EXPECT_EQ(w2.view(), R"({"x":"y","a":1})");
+}
+
 }  // namespace
 }  // namespace sluice

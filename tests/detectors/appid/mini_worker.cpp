@@ -177,7 +177,7 @@ void MiniWorker::on_flow_end(Flow& flow, FlowEndReason) {
 
 void MiniWorker::drain_events() {
     for (;;) {
-        const std::string_view s = ring_->front();
+        const std::string_view s = reader_.front(*ring_);
         if (s.empty()) break;
         events.emplace_back(s);
         ring_->pop();

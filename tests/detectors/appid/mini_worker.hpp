@@ -18,6 +18,7 @@
 
 #include "dataplane/decode.hpp"
 #include "dataplane/defrag.hpp"
+#include "dataplane/eve.hpp"
 #include "dataplane/event_ring.hpp"
 #include "dataplane/flow_table.hpp"
 #include "dataplane/tcp_reassembly.hpp"
@@ -107,6 +108,7 @@ private:
     std::unique_ptr<TcpReassembler> reasm_;
     std::unique_ptr<Defragmenter> defrag_;
     std::unique_ptr<EventRing> ring_;
+    EveReader reader_;  // renders deferred events (OT policy alerts)
     std::unique_ptr<EveEmitter> eve_;
     std::vector<std::unique_ptr<Detector>> detectors_;
     std::vector<Pending> burst_;

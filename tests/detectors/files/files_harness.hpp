@@ -88,7 +88,7 @@ public:
     std::vector<nlohmann::json> take_events() {
         std::vector<nlohmann::json> out;
         for (;;) {
-            const std::string_view rec = ring_.front();
+            const std::string_view rec = reader_.front(ring_);
             if (rec.empty()) break;
             out.push_back(nlohmann::json::parse(rec));
             ring_.pop();
@@ -126,6 +126,7 @@ private:
     bool offline_;
     size_t hold_capacity_;
     EventRing ring_;
+    EveReader reader_;
     EveEmitter eve_;
 };
 

@@ -43,6 +43,27 @@ public:
         w.end_object();
         EXPECT_FALSE(w.overflowed());
         s.eve = std::string(w.view());
+        // The packed form (deferred EVE events) renders the same bytes, and
+        // refuses a buffer that is too small instead of cutting the record.
+        EXPECT_NE(r.pack_eve, nullptr);
+        EXPECT_NE(r.write_packed_eve, nullptr);
+        if (r.pack_eve && r.write_packed_eve) {
+            std::array<char, 2048> packed{};
+            const size_t k = r.pack_eve(r.data, packed);
+            EXPECT_GT(k, 0u);
+            EXPECT_EQ(r.pack_eve(r.data, std::span<char>(packed.data(), k - 1)), 0u);
+            std::array<char, 4096> buf2{};
+            JsonWriter w2(buf2.data(), buf2.size());
+            w2.begin_object();
+            r.write_packed_eve(w2, std::span<const char>(packed.data(), k));
+            w2.end_object();
+            EXPECT_EQ(w2.view(), s.eve);
+            // A truncated packed record renders nothing rather than reading past it.
+            std::array<char, 64> buf3{};
+            JsonWriter w3(buf3.data(), buf3.size());
+            r.write_packed_eve(w3, std::span<const char>(packed.data(), k - 1));
+            EXPECT_EQ(w3.size(), 0u);
+        }
         for (const auto* k : keywords) s.matches.push_back(k->match(r));
         s.rec.message.data = {};  // borrowed memory: not valid after the call
         s.rec.request.data = {};

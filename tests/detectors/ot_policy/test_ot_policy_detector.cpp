@@ -63,7 +63,8 @@ public:
 
     std::vector<json> events() {
         std::vector<json> out;
-        for (std::string_view e = ring_.front(); !e.empty(); e = ring_.front()) {
+        // Through the EVE writer's reader: the policy's alerts are deferred events.
+        for (std::string_view e = reader_.front(ring_); !e.empty(); e = reader_.front(ring_)) {
             out.push_back(json::parse(e));
             ring_.pop();
         }
@@ -74,6 +75,7 @@ public:
 private:
     bool ips_;
     EventRing ring_{4u << 20};
+    EveReader reader_;
     std::vector<std::string> types_{"alert"};
     EveEmitter eve_{ring_, eve_type_mask(types_), true, ""};
 };
