@@ -271,30 +271,6 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
     const bool enforced = services_.ips() && action >= OtAction::drop_packet;
     const OtRule* rule = d.rule >= 0 ? &policy_->rules()[static_cast<size_t>(d.rule)] : nullptr;
 
-    // The alert's text, appended piece by piece (no format parsing: one alert
-    // per denied request); cut at the buffer's end like format_to_n.
-    char msg[512];
-    TextOut out{msg, msg + sizeof msg};
-    char addr[64];
-    out.add("OT policy: ").add(proto_name(pi)).add(" ").add(op.function).add(" from ");
-    out.add({addr, (n.reversed ? flow.server_addr() : flow.client_addr()).format(addr, sizeof addr)});
-    out.add(" to ");
-    out.add({addr, (n.reversed ? flow.client_addr() : flow.server_addr()).format(addr, sizeof addr)});
-    if (op.has_unit) {
-        out.add(" unit ");
-        const std::string s7 = record.proto == AppProto::s7comm ? format_s7_unit(op.unit) : std::string();
-        if (!s7.empty()) out.add(s7);
-        else out.num(op.unit);
-    }
-    if (op.has_address) {
-        out.add(" address ").num(op.address_first);
-        if (op.address_first != op.address_last) out.add("-").num(op.address_last);
-    }
-    if (rule) out.add(" denied by rule ").add(rule->name);
-    else out.add(" not allowed");
-    char* end = out.p;
-    const std::string_view signature(msg, static_cast<size_t>(end - msg));
-
     EveEndpoints ep = flow_endpoints(flow);
     if (record.dir == Direction::to_client) {
         std::swap(ep.src, ep.dst);
@@ -326,6 +302,9 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
         a.has_address = op.has_address;
         a.address_first = op.address_first;
         a.address_last = op.address_last;
+        a.client = n.reversed ? flow.server_addr() : flow.client_addr();
+        a.server = n.reversed ? flow.client_addr() : flow.server_addr();
+        a.proto_index = static_cast<int8_t>(pi);
         // Then the texts, each appended while it fits.
         size_t used = sizeof a;
         auto append = [&](std::string_view t) {
@@ -334,8 +313,9 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
             used += t.size();
             return true;
         };
-        bool fits = room.size() >= sizeof a && append(signature) && append(op.function);
-        a.signature_len = static_cast<uint32_t>(signature.size());
+        const std::string_view rule_name = rule ? std::string_view(rule->name) : std::string_view();
+        bool fits = room.size() >= sizeof a && append(rule_name) && append(op.function);
+        a.rule_len = static_cast<uint32_t>(rule_name.size());
         a.function_len = static_cast<uint32_t>(op.function.size());
         if (fits) {
             // The policy's members after "policy": rendered once per kind, or here.
@@ -396,17 +376,41 @@ void OtPolicyDetector::render_alert(std::span<const char> payload, const EveRend
     AlertEvent a;
     if (payload.size() < sizeof a) return;
     std::memcpy(&a, payload.data(), sizeof a);
-    if (payload.size() - sizeof a < size_t{a.signature_len} + a.function_len + a.policy_len + a.proto_len) return;
+    if (payload.size() - sizeof a < size_t{a.rule_len} + a.function_len + a.policy_len + a.proto_len) return;
+    if (a.proto_index < 0 || static_cast<size_t>(a.proto_index) >= kPolicyProtoCount) return;
     const char* p = payload.data() + sizeof a;
     auto take = [&p](uint32_t len) {
         const std::string_view t(p, len);
         p += len;
         return t;
     };
-    const std::string_view signature = take(a.signature_len);
+    const std::string_view rule_name = take(a.rule_len);
     const std::string_view function = take(a.function_len);
     const std::string_view policy = take(a.policy_len);
     const std::string_view proto = take(a.proto_len);
+
+    // The alert's text, appended piece by piece (no format parsing), cut at
+    // the buffer's end like format_to_n.
+    char msg[512];
+    TextOut out{msg, msg + sizeof msg};
+    char addr[64];
+    out.add("OT policy: ").add(proto_name(a.proto_index)).add(" ").add(function).add(" from ");
+    out.add({addr, a.client.format(addr, sizeof addr)});
+    out.add(" to ");
+    out.add({addr, a.server.format(addr, sizeof addr)});
+    if (a.has_unit) {
+        out.add(" unit ");
+        const std::string s7 = a.proto == AppProto::s7comm ? format_s7_unit(a.unit) : std::string();
+        if (!s7.empty()) out.add(s7);
+        else out.num(a.unit);
+    }
+    if (a.has_address) {
+        out.add(" address ").num(a.address_first);
+        if (a.address_first != a.address_last) out.add("-").num(a.address_last);
+    }
+    if (a.by_rule) out.add(" denied by rule ").add(rule_name);
+    else out.add(" not allowed");
+    const std::string_view signature(msg, static_cast<size_t>(out.p - msg));
 
     write_eve_header(w, ctx.type, a.ts_ns, a.flow_id, ctx.in_iface, &a.ep, a.proto);
     w.kv("direction", a.to_server ? "to_server" : "to_client");

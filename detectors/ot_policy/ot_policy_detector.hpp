@@ -145,9 +145,10 @@ private:
     // that writes them).
     void write_policy_members(JsonWriter& w, int zone, int rule, OtAction action, int proto_index) const;
     // A denial's alert as a deferred EVE event (eve.hpp): this fixed part,
-    // then the signature, the function name, the policy members (JSON text
-    // after "policy":) and the protocol's object (packed for write_packed, or
-    // JSON members when null), of the given lengths.
+    // then the rule's name (when by_rule), the function name, the policy
+    // members (JSON text after "policy":) and the protocol's object (packed
+    // for write_packed, or JSON members when null), of the given lengths. The
+    // renderer writes the signature text from them.
     struct AlertEvent {
         uint64_t ts_ns;
         uint64_t flow_id;
@@ -155,12 +156,14 @@ private:
         uint64_t pkts[2];
         uint64_t bytes[2];
         EveEndpoints ep;
+        IpAddr client, server;  // in the policy's roles
         void (*write_packed)(JsonWriter&, std::span<const char>);
         AppProto proto;
         OtAccess access;
+        int8_t proto_index;
         bool to_server, enforced, by_rule, has_unit, has_address;
         uint32_t function_code, unit, address_first, address_last;
-        uint32_t signature_len, function_len, policy_len, proto_len;
+        uint32_t rule_len, function_len, policy_len, proto_len;
     };
     static void render_alert(std::span<const char> payload, const EveRenderContext& ctx, JsonWriter& w);
     // The same members as JSON text
