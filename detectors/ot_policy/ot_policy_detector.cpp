@@ -49,7 +49,7 @@ struct TextOut {
     char* end;
     TextOut& add(std::string_view t) {
         const size_t n = std::min(t.size(), static_cast<size_t>(end - p));
-        std::memcpy(p, t.data(), n);
+        if (n) std::memcpy(p, t.data(), n);
         p += n;
         return *this;
     }
@@ -309,7 +309,7 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
         size_t used = sizeof a;
         auto append = [&](std::string_view t) {
             if (room.size() < used || room.size() - used < t.size()) return false;
-            std::memcpy(room.data() + used, t.data(), t.size());
+            if (!t.empty()) std::memcpy(room.data() + used, t.data(), t.size());
             used += t.size();
             return true;
         };
