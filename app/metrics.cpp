@@ -150,7 +150,7 @@ public:
         auto& lost = b.family("sluice_eve_lost_total", "EVE events lost, by reason.", MetricType::Counter);
         for (size_t i = 0; i < s.total.eve_lost.size(); ++i)
             FamilyBuilder::add(lost, static_cast<double>(s.total.eve_lost[i]), {{"reason", std::string(counter_name(static_cast<EveLoss>(i)))}});
-        FamilyBuilder::add(b.family("sluice_eve_write_errors_total", "Failed writes to the EVE file.", MetricType::Counter),
+        FamilyBuilder::add(b.family("sluice_eve_write_errors_total", "Events not written to the EVE file: failed writes, deferred events that could not be rendered.", MetricType::Counter),
                            static_cast<double>(s.eve_write_errors));
         for (const auto& ext : extensions_) ext(out);
         return out;
