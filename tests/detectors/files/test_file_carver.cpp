@@ -10,7 +10,8 @@
 // copied into the arena with non-temporal stores (every size and source
 // alignment, the arena wrapping many times), no reference held at any time.
 // An idle carving thread backs off and costs almost no CPU; it runs on the
-// CPU it is given.
+// CPU it is given. Live, a write with no room is lost, counted, and its file
+// ends TRUNCATED.
 // The mbufs are real rte_mbuf structs over test memory (no EAL):
 // the test holds one reference, so the thread's free only drops its own.
 #include <gtest/gtest.h>
@@ -447,6 +448,51 @@ TEST_F(FileCarverTest, CopyModeArenaWrapsAndAFullArenaFallsBackToReference) {
         EXPECT_EQ(c.get(CarverCounter::lost_writes), 0u);
         EXPECT_EQ(c.get(CarverCounter::copied_bytes) + c.get(CarverCounter::bytes_by_reference), 3 * per_file);
     }
+}
+
+// Live, a write that finds neither ring nor arena room is lost, counted, and
+// its file ends TRUNCATED with a gap; the carver stays consistent and carves
+// the next file whole. The worker's copies (memcpy speed) outrun the carving thread's
+// SHA-256 by several times, so a burst of writes into the smallest arena
+// loses some: the burst goes on until it has (at most 512 MB).
+TEST_F(FileCarverTest, LiveWritesWithoutRoomAreLostAndTheFileEndsTruncated) {
+    settings.offline = false;
+    settings.arena_bytes = 128 * 1024;
+    auto carver = FileCarver::create(settings);
+    const auto& c = carver->counters();
+    const Bytes piece = pattern(1448, 7);
+    const uint32_t h = carver->open(0);
+    uint64_t written = 0;
+    while (c.get(CarverCounter::lost_writes) == 0 && written < (512u << 20)) {
+        for (int k = 0; k < 1024; ++k, written += piece.size())  // not inside a packet: copied
+            carver->write(h, written, piece);
+    }
+    ASSERT_GT(c.get(CarverCounter::lost_writes), 0u) << "the carving thread kept pace with " << written << " bytes";
+    EXPECT_EQ(c.get(CarverCounter::copied_bytes) + c.get(CarverCounter::lost_bytes), written);
+    EXPECT_EQ(c.get(CarverCounter::waits), 0u);
+    carver->finish(h, written);
+    auto files = collect(*carver, 1);
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(files[0].file.state, FileState::truncated);
+    EXPECT_TRUE(files[0].file.gaps);
+    EXPECT_EQ(files[0].file.size, written);
+    // The hash covers the bytes before the first hole only.
+    EXPECT_LT(files[0].file.sha256_bytes, written);
+
+    // Written at the carving thread's pace, the next file comes back whole.
+    const Bytes content = pattern(300'000, 9);
+    const uint32_t h2 = carver->open(content.size());
+    for (size_t off = 0; off < content.size(); off += 1448) {
+        carver->write(h2, off, std::span<const uint8_t>(content.data() + off, std::min<size_t>(1448, content.size() - off)));
+        carver->drain();
+    }
+    const uint64_t lost = c.get(CarverCounter::lost_writes);
+    carver->finish(h2, content.size());
+    files = collect(*carver, 1);
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(files[0].file.state, FileState::complete);
+    EXPECT_EQ(hex(files[0].file), sha256_hex_of(content));
+    EXPECT_EQ(c.get(CarverCounter::lost_writes), lost);
 }
 
 }  // namespace
