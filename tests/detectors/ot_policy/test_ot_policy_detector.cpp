@@ -5,7 +5,9 @@
 // not judged, a reload changes decisions on open flows, mid-stream flows are
 // turned round; the asset inventory (MACs, roles, first/last seen, merged over
 // workers, JSON and metrics); learn mode through the detector and the finish
-// hook; bounded denial counters; per-flow state freed at flow end.
+// hook; bounded denial counters; per-flow state freed at flow end; alerts are
+// deferred EVE events, the same past the 64 kinds whose policy members are
+// rendered once.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -243,6 +245,45 @@ TEST(OtPolicyDetector, DeniedWriteIsAnAlertNamingZoneAndRule) {
     EXPECT_EQ(rig.count(OtPolicyCounter::allowed), 1u);
     EXPECT_EQ(rig.count(OtPolicyCounter::denied), 1u);
     EXPECT_EQ(rig.count(OtPolicyCounter::responses), 1u);
+    rig.det->on_flow_end(f);
+}
+
+// The policy's members of an alert are rendered once per (zone, rule, action,
+// protocol) and reused; past 64 such kinds they are rendered per alert. Both
+// come out the same, deferred to the EVE writer like every policy alert.
+TEST(OtPolicyDetector, AlertsPastTheRenderedKindsAreTheSame) {
+    std::string policy = "default-action: alert\nrules:\n";
+    for (int u = 1; u <= 80; ++u)
+        policy += "  - name: deny-unit-" + std::to_string(u) + "\n    action: deny\n    protocol: modbus\n    units: " +
+                  std::to_string(u) + "\n";
+    Rig rig(policy);
+    Flow f = make_flow("198.18.5.10", 40000, "198.18.5.20", 502);
+    ModbusDecoder dec(rig.mctx);
+    for (int u = 1; u <= 80; ++u)
+        rig.modbus(f, dec, Direction::to_server, mbap(static_cast<uint16_t>(u), static_cast<uint8_t>(u), {0x06, 0x00, 0x0a, 0x12, 0x34}));
+    auto ev = rig.services.events();
+    ASSERT_EQ(ev.size(), 80u);
+    for (int u = 1; u <= 80; ++u) {
+        const json& e = ev[static_cast<size_t>(u - 1)];
+        SCOPED_TRACE(u);
+        const std::string rule = "deny-unit-" + std::to_string(u);
+        EXPECT_EQ(e["alert"]["signature_id"], kOtPolicySidDenyRule);
+        EXPECT_EQ(e["alert"]["signature"], "OT policy: modbus write_single_register from 198.18.5.10 to 198.18.5.20 unit " +
+                                               std::to_string(u) + " address 10 denied by rule " + rule);
+        EXPECT_EQ(e["ot_policy"]["policy"], "policy.yaml");
+        EXPECT_EQ(e["ot_policy"]["zone"], "default");
+        EXPECT_EQ(e["ot_policy"]["rule"], rule);
+        EXPECT_EQ(e["ot_policy"]["rule_where"], "policy.yaml:" + std::to_string(3 + 4 * (u - 1)) + ":5");
+        EXPECT_EQ(e["ot_policy"]["protocol"], "modbus");
+        EXPECT_EQ(e["ot_policy"]["unit"], u);
+        EXPECT_EQ(e["modbus"]["request"]["unit_id"], u);
+        // The same members as the first alert (the first kind).
+        std::vector<std::string> keys, first;
+        for (auto it = e["ot_policy"].begin(); it != e["ot_policy"].end(); ++it) keys.push_back(it.key());
+        for (auto it = ev[0]["ot_policy"].begin(); it != ev[0]["ot_policy"].end(); ++it) first.push_back(it.key());
+        EXPECT_EQ(keys, first);
+    }
+    EXPECT_EQ(rig.count(OtPolicyCounter::alerts_lost), 0u);
     rig.det->on_flow_end(f);
 }
 
