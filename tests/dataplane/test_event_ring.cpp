@@ -124,16 +124,22 @@ TEST(EventRing, DeferredFlagTravelsWithTheRecord) {
     EXPECT_TRUE(r.front().empty());
 }
 
-// A renderer for the tests: payload = an 8-byte number, then a text.
-void render_test_event(std::span<const char> payload, const EveRenderContext& ctx, JsonWriter& w) {
-    uint64_t v = 0;
-    std::memcpy(&v, payload.data(), sizeof v);
+// The endpoints of the test events (198.18.0.1:1234 -> 198.18.0.2:502, TCP).
+EveEndpoints test_endpoints() {
     EveEndpoints ep;
     ep.src = IpAddr::v4(0xC6120001);
     ep.dst = IpAddr::v4(0xC6120002);
     ep.src_port = 1234;
     ep.dst_port = 502;
     ep.ip_proto = ipproto::tcp;
+    return ep;
+}
+
+// A renderer for the tests: payload = an 8-byte number, then a text.
+void render_test_event(std::span<const char> payload, const EveRenderContext& ctx, JsonWriter& w) {
+    uint64_t v = 0;
+    std::memcpy(&v, payload.data(), sizeof v);
+    const EveEndpoints ep = test_endpoints();
     write_eve_header(w, ctx.type, 1'700'000'000'000'000'000ull, 42, ctx.in_iface, &ep, AppProto::modbus);
     w.kv("n", v).kv("text", std::string_view(payload.data() + 8, payload.size() - 8));
     w.end_object();
@@ -144,12 +150,7 @@ void render_test_event(std::span<const char> payload, const EveRenderContext& ct
 TEST(EveEmitter, DeferredEventRendersAsTheSameJson) {
     EventRing ring(1u << 20);
     EveEmitter eve(ring, ~uint64_t{0}, false, "eth7");
-    EveEndpoints ep;
-    ep.src = IpAddr::v4(0xC6120001);
-    ep.dst = IpAddr::v4(0xC6120002);
-    ep.src_port = 1234;
-    ep.dst_port = 502;
-    ep.ip_proto = ipproto::tcp;
+    const EveEndpoints ep = test_endpoints();
     JsonWriter* w = eve.begin(EveType::alert, 1'700'000'000'000'000'000ull, 42, &ep, AppProto::modbus);
     ASSERT_NE(w, nullptr);
     w->kv("n", uint64_t{77}).kv("text", "a \"quoted\" text");
