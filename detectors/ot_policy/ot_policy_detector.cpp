@@ -323,15 +323,9 @@ void OtPolicyDetector::deny(StreamContext& ctx, const AppRecord& record, const F
             if (const std::string* text = alert_text(n.zone, d.rule, action, pi)) {
                 fits = append(*text);
             } else {
-                JsonWriter pw(room.data() + at, room.size() - at);
-                pw.begin_object();
-                write_policy_members(pw, n.zone, d.rule, action, pi);
-                constexpr std::string_view head = R"({"policy":)";
-                fits = !pw.overflowed() && pw.size() > head.size();
-                if (fits) {
-                    std::memmove(room.data() + at, room.data() + at + head.size(), pw.size() - head.size());
-                    used = at + pw.size() - head.size();
-                }
+                const std::string_view members = policy_members_text(room.subspan(at), n.zone, d.rule, action, pi);
+                fits = !members.empty();
+                used = at + members.size();
             }
             a.policy_len = static_cast<uint32_t>(used - at);
         }
@@ -467,15 +461,24 @@ const std::string* OtPolicyDetector::alert_text(int zone, int rule, OtAction act
     for (const AlertText& t : alert_texts_)
         if (t.zone == zone && t.rule == rule && t.action == action && t.proto_index == pi) return &t.json;
     if (alert_texts_.size() >= kMaxAlertTexts) return nullptr;
-    // Rendered as the members would be, then everything after `{"policy":`.
     char buf[4096];
-    JsonWriter w(buf, sizeof buf);
+    const std::string_view text = policy_members_text(buf, zone, rule, action, pi);
+    if (text.empty()) return nullptr;
+    alert_texts_.push_back({zone, rule, action, pi, std::string(text)});
+    return &alert_texts_.back().json;
+}
+
+std::string_view OtPolicyDetector::policy_members_text(std::span<char> buf, int zone, int rule, OtAction action,
+                                                       int pi) const {
+    // Rendered as the members would be, then everything after `{"policy":`.
+    JsonWriter w(buf);
     w.begin_object();
     write_policy_members(w, zone, rule, action, pi);
     constexpr std::string_view head = R"({"policy":)";
-    if (w.overflowed() || w.view().substr(0, head.size()) != head) return nullptr;
-    alert_texts_.push_back({zone, rule, action, pi, std::string(w.view().substr(head.size()))});
-    return &alert_texts_.back().json;
+    if (w.overflowed() || w.size() <= head.size() || w.view().substr(0, head.size()) != head) return {};
+    const size_t len = w.size() - head.size();
+    std::memmove(buf.data(), buf.data() + head.size(), len);
+    return {buf.data(), len};
 }
 
 // ---- management side -------------------------------------------------------------

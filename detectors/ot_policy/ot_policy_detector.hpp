@@ -166,9 +166,12 @@ private:
         uint32_t rule_len, function_len, policy_len, proto_len;
     };
     static void render_alert(std::span<const char> payload, const EveRenderContext& ctx, JsonWriter& w);
-    // The same members as JSON text
-    // after the "policy" key, rendered once per (zone, rule, action, protocol)
-    // and policy; null when the table is full (the caller writes them itself).
+    // The same members as JSON text after the "policy" key, written at the
+    // start of `buf`; empty when they do not fit.
+    std::string_view policy_members_text(std::span<char> buf, int zone, int rule, OtAction action, int proto_index) const;
+    // That text rendered once per (zone, rule, action, protocol) and policy;
+    // null when the table is full or the text is over 4 KiB (the caller
+    // renders it itself).
     const std::string* alert_text(int zone, int rule, OtAction action, int proto_index);
 
     const Config& config_;
