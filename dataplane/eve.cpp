@@ -233,6 +233,10 @@ void EveEmitter::abandon_deferred() {
     deferred_ = {};
 }
 
+namespace {
+
+// Renders a record committed as deferred into `w`; false when the record is
+// damaged or the event did not fit.
 bool render_deferred_event(std::string_view record, JsonWriter& w) {
     if (record.size() < kDeferredFixed) return false;
     EveRenderer render;
@@ -249,6 +253,8 @@ bool render_deferred_event(std::string_view record, JsonWriter& w) {
     render(std::span<const char>(payload.data(), payload.size()), ctx, w);
     return !w.overflowed();
 }
+
+}  // namespace
 
 std::string_view EveReader::front(EventRing& ring, bool* failed) {
     if (failed) *failed = false;

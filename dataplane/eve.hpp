@@ -8,8 +8,8 @@
 // Deferred events: for the events a worker may have to write by the ten
 // thousand (OT policy denials), the caller stores the event's facts in a
 // fixed layout instead (begin_deferred/end_deferred) with the function that
-// renders them; the EVE writer thread calls it (render_deferred_event), so the
-// worker formats no text. Same ring, same order, the same bytes in the file.
+// renders them; the EVE writer thread calls it (EveReader), so the worker
+// formats no text. Same ring, same order, the same bytes in the file.
 // A renderer reads only its payload and data that lives as long as the
 // process (static tables), never worker or policy state.
 // Thread rules: one emitter per producer thread (each worker, the management thread);
@@ -115,12 +115,9 @@ struct EveRenderContext {
 // Writes the whole event (write_eve_header ... end_object) from `payload`.
 using EveRenderer = void (*)(std::span<const char> payload, const EveRenderContext& ctx, JsonWriter& w);
 
-// Renders a record committed as deferred into `w`; false when the record is
-// damaged or the event did not fit (the caller counts it, nothing is written).
-bool render_deferred_event(std::string_view record, JsonWriter& w);
-
 // The consumer's view of an EventRing: every event as its JSON text, deferred
-// ones rendered into the reader's own buffer (the EVE writer thread, tests).
+// ones rendered (by the function they were stored with) into the reader's own
+// buffer (the EVE writer thread, tests).
 class EveReader {
 public:
     // The oldest event of `ring`, or empty when none; valid until the next

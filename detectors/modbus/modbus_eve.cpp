@@ -1,9 +1,10 @@
 // EVE rendering of Modbus records, with Suricata's field names and values:
 // "modbus": {"id", "request": {...}, "response": {...}}.
+#include <algorithm>
 #include <array>
 #include <cstring>
-#include <type_traits>
 #include <string_view>
+#include <type_traits>
 
 #include "dataplane/json_writer.hpp"
 #include "detectors/modbus/modbus_decoder.hpp"

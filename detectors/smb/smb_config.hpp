@@ -65,6 +65,4 @@ struct SmbConfig {
     FileStoreConfig files;
 };
 
-// The key table: one row per key. `def` is the default as text.
-
 }  // namespace sluice
