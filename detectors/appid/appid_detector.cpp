@@ -125,6 +125,16 @@ void AppIdDetector::classify(std::span<PacketRef* const> packets) {
             account_bytes(*s, r->flow->bytes[0] + r->flow->bytes[1]);
             continue;
         }
+        if (r->pkt.payload_len == 0 && r->pkt.ip_proto == ipproto::tcp && s->packets != 0) {
+            // Past the flow's first packet, a TCP segment without payload (the
+            // handshake's SYN-ACK and ACK, pure ACKs) has nothing for nDPI's
+            // dissectors, and its sequence tracking starts from any segment
+            // with ACK: it is not fed, which halves nDPI's calls for a flow
+            // classified by its first request. The packet limit still holds.
+            if (r->flow_pkt_no > config_.max_tcp_packets)
+                finish(*s, s->verdict.app == 0, s->verdict.app == 0 ? AppIdCounter::gave_up_packets : AppIdCounter::count);
+            continue;
+        }
         feed(*s, *r);
     }
 }

@@ -1,9 +1,11 @@
 // AppIdDetector: nDPI classification as a worker detector (DESIGN: "nDPI goes
 // in classify"). Per worker one NdpiModule and one NdpiFlowPool; per flow an
 // AppIdFlow record (56 bytes, from a chunked free list, for the flow's life)
-// and, while nDPI still looks, one ndpi_flow_struct block from the pool. Every
-// inspected packet of a flow in detection goes to nDPI from its IP header with
-// its time in ms, as ndpiReader does; detection ends when nDPI has a verdict
+// and, while nDPI still looks, one ndpi_flow_struct block from the pool. The
+// inspected packets of a flow in detection go to nDPI from their IP header
+// with their time in ms, as ndpiReader does, except TCP segments without
+// payload after the flow's first (nothing for the dissectors: the handshake's
+// SYN-ACK and ACK, pure ACKs); detection ends when nDPI has a verdict
 // and wants no more packets, after appid.max-tcp-packets / max-udp-packets
 // packets (then nDPI gives up and guesses from ports and addresses), when the
 // flow ends, or when the pool is full and a newer flow needs the block (the

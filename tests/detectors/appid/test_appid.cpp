@@ -131,14 +131,15 @@ TEST(AppId, ModbusClassifiedOnFirstRequest) {
     c.close();
     w.finish();
     EXPECT_EQ(appid.counters().get(AppIdCounter::flows), 1u);
-    EXPECT_EQ(appid.counters().get(AppIdCounter::packets), 4u);  // SYN, SYN-ACK, ACK, request
+    // SYN and request: the rest of the handshake has no payload and is not fed.
+    EXPECT_EQ(appid.counters().get(AppIdCounter::packets), 2u);
     const auto ev = flow_events(w);
     ASSERT_EQ(ev.size(), 1u);
     EXPECT_EQ(ev[0]["app_proto"], "modbus");
     EXPECT_EQ(ev[0]["app_proto_ndpi"], "Modbus");
     EXPECT_EQ(ev[0]["ndpi"]["confidence"], "DPI");
     EXPECT_EQ(ev[0]["ndpi"]["category"], "IoT-Scada");
-    EXPECT_EQ(ev[0]["ndpi"]["packets"], 4);
+    EXPECT_EQ(ev[0]["ndpi"]["packets"], 2);
     EXPECT_EQ(appid.flows_of(44), 1u);
     // Every byte of the flow is counted under Modbus: 8 frames.
     uint64_t frame_bytes = 0;
@@ -187,7 +188,30 @@ TEST(AppId, GivesUpAfterThePacketLimit) {
     ASSERT_EQ(ev.size(), 1u);
     EXPECT_FALSE(ev[0].contains("app_proto"));
     EXPECT_EQ(ev[0]["app_proto_ndpi"], "Unknown");
-    EXPECT_EQ(ev[0]["ndpi"]["packets"], 11);
+    EXPECT_EQ(ev[0]["ndpi"]["packets"], 9);  // the SYN and the 8 segments with payload
+}
+
+TEST(AppId, GivesUpAtThePacketLimitOnASegmentWithoutPayload) {
+    // Segments without payload are not fed to nDPI, but they count towards
+    // the limit: the one past it ends detection like any other packet.
+    MiniWorker w;
+    AppIdConfig cfg;
+    cfg.max_tcp_packets = 3;
+    auto& appid = w.add<AppIdDetector>(cfg);
+    Conversation c(w, "198.18.0.10", 40012, "198.18.0.20", 41234);
+    c.handshake();
+    w.flush();
+    EXPECT_EQ(appid.pool().in_use(), 1u);
+    EXPECT_EQ(appid.counters().get(AppIdCounter::packets), 1u);  // the SYN
+    c.close();  // FIN-ACK: packet 4 > 3, no payload
+    w.flush();
+    EXPECT_EQ(appid.pool().in_use(), 0u);
+    EXPECT_EQ(appid.counters().get(AppIdCounter::gave_up_packets), 1u);
+    EXPECT_EQ(appid.counters().get(AppIdCounter::packets), 1u);
+    w.finish();
+    const auto ev = flow_events(w);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0]["ndpi"]["packets"], 1);
 }
 
 TEST(AppId, PortGuessLabelsButDoesNotNameTheFlow) {
