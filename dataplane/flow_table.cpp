@@ -1,7 +1,5 @@
 #include "dataplane/flow_table.hpp"
 
-#include <sys/mman.h>
-
 #include <bit>
 #include <new>
 #include <type_traits>
@@ -13,28 +11,13 @@ uint64_t make_flow_id(const FlowKey& key, uint64_t first_ns) {
     return id ? id : 1;
 }
 
-void FlowTable::Unmap::operator()(Flow* p) const { munmap(p, bytes); }
-void FlowTable::UnmapHeads::operator()(uint32_t* p) const { munmap(p, bytes); }
-
-namespace {
-
-// Zeroed pages, touched only when used; transparent huge pages where the
-// kernel allows (a million flows span gigabytes of TLB reach otherwise).
-void* map_zeroed(size_t bytes) {
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    if (bytes >= (2u << 20)) madvise(p, bytes, MADV_HUGEPAGE);
-    return p;
-}
-
-}  // namespace
-
 FlowTable::FlowTable(uint32_t capacity, const FlowTimeouts& timeouts)
     : capacity_(capacity ? capacity : 1),
       bucket_mask_(static_cast<uint32_t>(std::bit_ceil(capacity_)) - 1),
-      flows_(static_cast<Flow*>(map_zeroed(sizeof(Flow) * capacity_)), Unmap{sizeof(Flow) * capacity_}),
-      buckets_(static_cast<uint32_t*>(map_zeroed(sizeof(uint32_t) * (bucket_mask_ + 1u))),
-               UnmapHeads{sizeof(uint32_t) * (bucket_mask_ + 1u)}),
+      flow_pages_(sizeof(Flow) * capacity_),
+      bucket_pages_(sizeof(uint32_t) * (bucket_mask_ + 1u)),
+      flows_(flow_pages_.as<Flow>()),
+      buckets_(bucket_pages_.as<uint32_t>()),
       timeouts_(timeouts) {
     static_assert(std::is_trivially_destructible_v<Flow>);
     for (size_t c = 0; c < static_cast<size_t>(ProtoClass::count); ++c)
@@ -110,7 +93,7 @@ uint32_t FlowTable::pick_victim() const {
 
 void FlowTable::probe(const DecodedPacket& p, Probe& out) const {
     out.hash = static_cast<uint32_t>(make_flow_key(p, out.key, out.src_is_side0));
-    __builtin_prefetch(&buckets_.get()[out.hash & bucket_mask_], 0, 3);
+    __builtin_prefetch(&buckets_[out.hash & bucket_mask_], 0, 3);
 }
 
 void FlowTable::prefetch_flow(const Probe& pr) const {

@@ -12,7 +12,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -20,6 +19,7 @@
 #include "dataplane/flow_key.hpp"
 #include "dataplane/stream.hpp"
 #include "dataplane/tcp_reassembly.hpp"
+#include "dataplane/zeroed_pages.hpp"
 #include "detectors/app_proto.hpp"
 
 namespace sluice {
@@ -223,8 +223,8 @@ private:
         uint64_t timeout_ns = 0;
     };
 
-    uint32_t slot_of(const Flow& f) const { return static_cast<uint32_t>(&f - flows_.get()); }
-    Flow& at(uint32_t i) const { return flows_.get()[i]; }
+    uint32_t slot_of(const Flow& f) const { return static_cast<uint32_t>(&f - flows_); }
+    Flow& at(uint32_t i) const { return flows_[i]; }
     static uint8_t list_index(ProtoClass c, FlowState s) {
         return static_cast<uint8_t>(static_cast<size_t>(c) * static_cast<size_t>(FlowState::count) + static_cast<size_t>(s));
     }
@@ -234,26 +234,20 @@ private:
     uint32_t pick_victim() const;
     bool protected_flow(const Flow& f) const { return f.epoch == epoch_; }
 
-    struct Unmap {
-        size_t bytes;
-        void operator()(Flow* p) const;
-    };
-
     uint32_t capacity_;
     uint32_t bucket_mask_;
-    // Zeroed pages from mmap, touched only as slots are first used, so a large
-    // table costs nothing until traffic fills it.
-    std::unique_ptr<Flow, Unmap> flows_;
+    // Zeroed pages (huge pages where the kernel allows), touched only as slots
+    // and buckets are first used, so a large table costs nothing until
+    // traffic fills it.
+    ZeroedPages flow_pages_;
+    ZeroedPages bucket_pages_;
+    Flow* flows_;
     uint32_t fresh_ = 0;  // slots [fresh_, capacity_) were never used
     // Chain heads, stored as slot + 1 so that zeroed (untouched) pages mean
-    // "empty": the table costs nothing until traffic fills it.
-    struct UnmapHeads {
-        size_t bytes;
-        void operator()(uint32_t* p) const;
-    };
-    std::unique_ptr<uint32_t, UnmapHeads> buckets_;
-    uint32_t head(uint32_t hash) const { return buckets_.get()[hash & bucket_mask_] - 1u; }
-    uint32_t* head_ref(uint32_t hash) { return &buckets_.get()[hash & bucket_mask_]; }
+    // "empty".
+    uint32_t* buckets_;
+    uint32_t head(uint32_t hash) const { return buckets_[hash & bucket_mask_] - 1u; }
+    uint32_t* head_ref(uint32_t hash) { return &buckets_[hash & bucket_mask_]; }
     uint32_t free_head_ = kNil;
     uint32_t active_ = 0;
     uint32_t epoch_ = 1;

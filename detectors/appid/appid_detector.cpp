@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <new>
 #include <string>
+#include <type_traits>
 
 #include "app/config.hpp"
 #include "dataplane/json_writer.hpp"
@@ -47,19 +48,21 @@ AppIdDetector::~AppIdDetector() {
 }
 
 AppIdFlow* AppIdDetector::new_record() {
-    if (!free_records_) {
-        std::unique_ptr<AppIdFlow[]> chunk(new (std::nothrow) AppIdFlow[kRecordChunk]);
-        if (!chunk) return nullptr;
-        for (size_t i = kRecordChunk; i-- > 0;) {
-            chunk[i].older = free_records_;
-            free_records_ = &chunk[i];
-        }
-        record_chunks_.push_back(std::move(chunk));
+    static_assert(std::is_trivially_destructible_v<AppIdFlow>);  // regions are unmapped as they are
+    if (AppIdFlow* s = free_records_) {
+        free_records_ = s->older;
+        *s = AppIdFlow{};
+        return s;
     }
-    AppIdFlow* s = free_records_;
-    free_records_ = s->older;
-    *s = AppIdFlow{};
-    return s;
+    if (fresh_records_ == kRecordsPerRegion) {
+        try {
+            record_regions_.emplace_back(kRecordsPerRegion * sizeof(AppIdFlow));
+        } catch (const std::bad_alloc&) {
+            return nullptr;
+        }
+        fresh_records_ = 0;
+    }
+    return new (record_regions_.back().as<AppIdFlow>() + fresh_records_++) AppIdFlow{};
 }
 
 void AppIdDetector::free_record(AppIdFlow* s) {

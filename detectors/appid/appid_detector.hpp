@@ -1,6 +1,6 @@
 // AppIdDetector: nDPI classification as a worker detector (DESIGN: "nDPI goes
 // in classify"). Per worker one NdpiModule and one NdpiFlowPool; per flow an
-// AppIdFlow record (56 bytes, from a chunked free list, for the flow's life)
+// AppIdFlow record (56 bytes, from a free list over huge pages, for the flow's life)
 // and, while nDPI still looks, one ndpi_flow_struct block from the pool. The
 // inspected packets of a flow in detection go to nDPI from their IP header
 // with their time in ms, as ndpiReader does, except TCP segments without
@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "dataplane/counters.hpp"
+#include "dataplane/zeroed_pages.hpp"
 #include "detectors/appid/appid_config.hpp"
 #include "detectors/appid/ndpi_module.hpp"
 #include "detectors/detector.hpp"
@@ -140,9 +141,12 @@ private:
     AppIdFlow* oldest_ = nullptr;
     AppIdFlow* newest_ = nullptr;
 
-    // AppIdFlow records: chunks, and a free list through `older`.
-    static constexpr size_t kRecordChunk = 1024;
-    std::vector<std::unique_ptr<AppIdFlow[]>> record_chunks_;
+    // AppIdFlow records: regions of zeroed pages (one huge page each where the
+    // kernel allows: the records of 37 000 flows, touched as they are first
+    // used), and a free list through `older`.
+    static constexpr size_t kRecordsPerRegion = ZeroedPages::kHugePage / sizeof(AppIdFlow);
+    std::vector<ZeroedPages> record_regions_;
+    size_t fresh_records_ = kRecordsPerRegion;  // records of the last region never used
     AppIdFlow* free_records_ = nullptr;
 
     // The verdict of the flow that ended last: the worker writes its flow event

@@ -294,6 +294,32 @@ TEST(AppId, CustomProtocolsFile) {
     EXPECT_GE(appid.module().protocol_count(), 283u);
 }
 
+TEST(AppId, RecordsSpanSeveralRegions) {
+    // More flows at once than one region of records holds (a huge page:
+    // 37 449 records of 56 bytes): each keeps its own record, and the records
+    // freed at the end are reused by the next flows.
+    MiniWorkerOptions o;
+    o.flow_capacity = 50000;
+    MiniWorker w(o);
+    auto& appid = w.add<AppIdDetector>(AppIdConfig{});
+    constexpr int kFlows = 40000;
+    const std::string query = dns_query();
+    for (int round = 0; round < 2; ++round) {
+        for (int i = 0; i < kFlows; ++i) {
+            Conversation c(w, "198.18." + std::to_string(2 + i / 250) + "." + std::to_string(i % 250 + 1),
+                           static_cast<uint16_t>(20000 + round), "198.18.0.53", 53, 17);
+            c.client(query);
+        }
+        w.finish();
+    }
+    EXPECT_EQ(appid.counters().get(AppIdCounter::flows), 2u * kFlows);
+    EXPECT_EQ(appid.counters().get(AppIdCounter::classified), 2u * kFlows);
+    EXPECT_EQ(appid.flows_of(5), 2u * kFlows);  // nDPI's DNS
+    const auto ev = flow_events(w);
+    ASSERT_EQ(ev.size(), 2u * kFlows);
+    for (size_t i = 0; i < ev.size(); i += 997) EXPECT_EQ(ev[i]["app_proto"], "dns") << i;
+}
+
 TEST(AppId, HostilePayloadsNeverBreakIt) {
     // Random payloads on the ports of many dissectors, truncated headers, lying
     // lengths: nDPI reads them all; each flow ends with a verdict and every
