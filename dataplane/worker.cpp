@@ -67,7 +67,15 @@ Worker::Worker(const Config& config, const WorkerSetup& setup, SnapshotPublisher
     for (size_t i = 0; i < table.size() && i < kMaxDetectors; ++i) {
         if (!table[i].enabled(config)) continue;
         detectors_.push_back(table[i].create(config, *snapshot_, *this, static_cast<unsigned>(i)));
-        by_slot_[i] = detectors_.back().get();
+        Detector* d = detectors_.back().get();
+        by_slot_[i] = d;
+        const uint32_t h = table[i].hooks;
+        if (h & hook::classify) hooked_.classify.push_back(d);
+        if (h & hook::stream) hooked_.stream.push_back(d);
+        if (h & hook::inspect) hooked_.inspect.push_back(d);
+        if (h & hook::transaction) hooked_.transaction.push_back(d);
+        if (h & hook::record) hooked_.record.push_back(d);
+        if (h & hook::flow_event) hooked_.flow_event.push_back(d);
     }
 }
 
@@ -207,12 +215,12 @@ void Worker::settle(rte_mbuf* m, uint16_t rx_index, const DecodedPacket& pkt, Ve
 
 void Worker::publish(StreamContext& ctx, const AppTransaction& tx) {
     if (ctx.flow.flags & (flowflag::drop | flowflag::pass)) return;
-    for (auto& d : detectors_) d->on_transaction(ctx, tx);
+    for (Detector* d : hooked_.transaction) d->on_transaction(ctx, tx);
 }
 
 void Worker::publish(StreamContext& ctx, const AppRecord& record) {
     if (ctx.flow.flags & (flowflag::drop | flowflag::pass)) return;
-    for (auto& d : detectors_) d->on_record(ctx, record);
+    for (Detector* d : hooked_.record) d->on_record(ctx, record);
 }
 
 void Worker::handle_malformed(PacketRef& r) {
@@ -311,7 +319,7 @@ void Worker::emit_flow_event(const Flow& f, FlowEndReason reason) {
         w->kv("state", to_string(f.tcp_state));
         w->end_object();
     }
-    for (auto& d : detectors_) d->write_flow_event(f, *w);
+    for (Detector* d : hooked_.flow_event) d->write_flow_event(f, *w);
     eve_.end();
 }
 
@@ -457,17 +465,17 @@ bool Worker::track(PacketRef& r, const FlowTable::Probe& probe) {
 void Worker::on_data(Direction dir, uint64_t offset, std::span<const uint8_t> data) {
     if (!stream_ctx_) return;
     if (stream_ctx_->flow.flags & (flowflag::drop | flowflag::bypass | flowflag::pass)) return;
-    for (auto& d : detectors_) d->on_stream_data(*stream_ctx_, dir, offset, data);
+    for (Detector* d : hooked_.stream) d->on_stream_data(*stream_ctx_, dir, offset, data);
 }
 
 void Worker::on_gap(Direction dir, uint64_t offset, uint64_t len) {
     if (!stream_ctx_) return;
-    for (auto& d : detectors_) d->on_stream_gap(*stream_ctx_, dir, offset, len);
+    for (Detector* d : hooked_.stream) d->on_stream_gap(*stream_ctx_, dir, offset, len);
 }
 
 void Worker::on_end() {
     if (!stream_ctx_) return;
-    for (auto& d : detectors_) d->on_stream_end(stream_ctx_->flow);
+    for (Detector* d : hooked_.stream) d->on_stream_end(stream_ctx_->flow);
 }
 
 void Worker::on_flow_end(Flow& flow, FlowEndReason reason) {
@@ -615,7 +623,7 @@ void Worker::process_burst(rte_mbuf** mbufs, uint16_t n, uint16_t rx_index) {
             if (refs[i].inspect) inspect[ni++] = &refs[i];
         if (!detectors_.empty() && ni) {
             std::span<PacketRef* const> batch(inspect, ni);
-            for (auto& d : detectors_) d->classify(batch);
+            for (Detector* d : hooked_.classify) d->classify(batch);
             for (uint16_t k = 0; k < ni; ++k) {
                 PacketRef& r = *inspect[k];
                 if (r.pkt.ip_proto != ipproto::tcp || !r.flow) continue;
@@ -625,7 +633,7 @@ void Worker::process_burst(rte_mbuf** mbufs, uint16_t n, uint16_t rx_index) {
                                    {r.data + r.pkt.payload_offset, r.pkt.payload_len}, *this);
                 stream_ctx_ = nullptr;
             }
-            for (auto& d : detectors_) d->inspect(batch);
+            for (Detector* d : hooked_.inspect) d->inspect(batch);
         }
         for (uint16_t i = from; i < to; ++i) {
             PacketRef& r = refs[i];

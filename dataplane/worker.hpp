@@ -196,6 +196,10 @@ private:
     EveEmitter eve_;
     std::vector<std::unique_ptr<Detector>> detectors_;
     std::vector<const Detector*> by_slot_;
+    // The detectors whose class overrides a hook (hooks_of), in table order.
+    struct HookLists {
+        std::vector<Detector*> classify, stream, inspect, transaction, record, flow_event;
+    } hooked_;
 
     // Per burst slot: linear copies of multi-segment frames and reassembled datagrams.
     std::unique_ptr<uint8_t[]> scratch_;

@@ -6,7 +6,8 @@
 //   on_stream_*(...)     in-order TCP data, gaps and end, per direction;
 //   inspect(burst)       every inspected packet, after stream data (rules, policy);
 //   on_flow_end(flow)    once, when the flow is over, to free per-flow state.
-// Batch calls take the whole burst (habit 2): one virtual call per burst.
+// Batch calls take the whole burst (habit 2): one virtual call per burst. The
+// worker calls a detector only for the hooks its class overrides (hooks_of).
 // Thread rules: called only on the owning worker; never block, never lock.
 #pragma once
 
@@ -15,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -94,6 +96,49 @@ public:
     virtual void write_flow_event(const Flow& flow, JsonWriter& w) { (void)flow, (void)w; }
 };
 
+// The per-packet, per-chunk and per-record hooks a detector's class
+// overrides (hooks_of): the worker calls each detector only for those, so a
+// Modbus PDU costs no calls to the empty hooks of nDPI or SMB. The others
+// (on_snapshot, poll, pending, on_flow_end) are called on every detector.
+namespace hook {
+inline constexpr uint32_t classify = 1u << 0;
+inline constexpr uint32_t stream = 1u << 1;  // on_stream_data, on_stream_gap, on_stream_end
+inline constexpr uint32_t inspect = 1u << 2;
+inline constexpr uint32_t transaction = 1u << 3;
+inline constexpr uint32_t record = 1u << 4;
+inline constexpr uint32_t flow_event = 1u << 5;
+inline constexpr uint32_t all = (1u << 6) - 1;
+}  // namespace hook
+
+namespace detail {
+// True unless D's name lookup for the hook finds Detector's own declaration:
+// D or a class between it and Detector declares it (an override, or an
+// overload that hides it: calling the default then costs nothing but the
+// call), or the name is ambiguous in D. Never false for an override.
+#define SLUICE_DECLARES(D, name, ...) \
+    (!requires { requires std::is_same_v<decltype(&D::name), std::type_identity_t<__VA_ARGS__> Detector::*>; })
+template <typename D>
+constexpr bool declares_stream() {
+    return SLUICE_DECLARES(D, on_stream_data, void(StreamContext&, Direction, uint64_t, std::span<const uint8_t>)) ||
+           SLUICE_DECLARES(D, on_stream_gap, void(StreamContext&, Direction, uint64_t, uint64_t)) ||
+           SLUICE_DECLARES(D, on_stream_end, void(Flow&));
+}
+}  // namespace detail
+
+template <typename D>
+constexpr uint32_t hooks_of() {
+    static_assert(std::is_base_of_v<Detector, D>);
+    uint32_t h = 0;
+    if (SLUICE_DECLARES(D, classify, void(std::span<PacketRef* const>))) h |= hook::classify;
+    if (detail::declares_stream<D>()) h |= hook::stream;
+    if (SLUICE_DECLARES(D, inspect, void(std::span<PacketRef* const>))) h |= hook::inspect;
+    if (SLUICE_DECLARES(D, on_transaction, void(StreamContext&, const AppTransaction&))) h |= hook::transaction;
+    if (SLUICE_DECLARES(D, on_record, void(StreamContext&, const AppRecord&))) h |= hook::record;
+    if (SLUICE_DECLARES(D, write_flow_event, void(const Flow&, JsonWriter&))) h |= hook::flow_event;
+    return h;
+}
+#undef SLUICE_DECLARES
+
 // Per-flow state slots: Flow::detector_state[slot] belongs to the detector at
 // that position of the table; it must be null again after on_flow_end.
 inline constexpr size_t kMaxDetectors = 8;
@@ -114,6 +159,7 @@ struct DetectorEntry {
     bool (*enabled)(const Config& config);
     std::unique_ptr<Detector> (*create)(const Config& config, const DetectionSnapshot& snapshot, WorkerServices& services,
                                         unsigned slot);
+    uint32_t hooks;  // hooks_of<the detector's class>()
     // The management side's view over every worker's instance (may be null):
     // samples for Prometheus, a section of the EVE stats event, control commands
     // (true when the command was this detector's; the reply is a JSON value).

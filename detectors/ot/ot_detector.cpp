@@ -314,7 +314,7 @@ void OtDetector::on_stream_data(StreamContext& ctx, Direction dir, uint64_t, std
     if (!o || o->io) return;
     current_ = &ctx;
     current_flow_ = o;
-    visit_decoder(*o, [&](auto& d) { d.on_data(dir, data, *this); });
+    visit_decoder(*o, [&](auto& d) { d.on_data(dir, data, sink_); });
     current_ = nullptr;
     current_flow_ = nullptr;
     after_feed(ctx.flow, *o);
@@ -372,11 +372,11 @@ void OtDetector::inspect(std::span<PacketRef* const> packets) {
         StreamContext ctx{*r->flow, r};
         current_ = &ctx;
         current_flow_ = o;
-        if (auto* m = decoder_as<ModbusDecoder>(*o, OtProto::modbus)) m->on_datagram(r->dir, data, *this);
-        else if (auto* d = decoder_as<Dnp3Decoder>(*o, OtProto::dnp3)) d->on_datagram(r->dir, data, *this);
+        if (auto* m = decoder_as<ModbusDecoder>(*o, OtProto::modbus)) m->on_datagram(r->dir, data, sink_);
+        else if (auto* d = decoder_as<Dnp3Decoder>(*o, OtProto::dnp3)) d->on_datagram(r->dir, data, sink_);
         else if (auto* e = decoder_as<EnipDecoder>(*o, OtProto::enip)) {
             if (o->io) e->on_io_datagram(r->dir, data);
-            else e->on_datagram(r->dir, data, *this);
+            else e->on_datagram(r->dir, data, sink_);
         }
         current_ = nullptr;
         current_flow_ = nullptr;
@@ -413,7 +413,7 @@ void OtDetector::on_flow_end(Flow& flow) {
     release(flow);
 }
 
-void OtDetector::on_record(const AppRecord& record) {
+void OtDetector::on_decoded(const AppRecord& record) {
     if (!current_ || !current_flow_) return;
     StreamContext& ctx = *current_;
     Flow& f = ctx.flow;

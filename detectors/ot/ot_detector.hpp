@@ -108,7 +108,7 @@ constexpr std::string_view counter_name(OtFlowCounter c) {
     return names[static_cast<size_t>(c)];
 }
 
-class OtDetector final : public Detector, private AppRecordSink {
+class OtDetector final : public Detector {
 public:
     OtDetector(const Config& config, const DetectionSnapshot& snapshot, WorkerServices& services, unsigned slot);
     // For tests and benchmarks: the same without a Config.
@@ -144,7 +144,19 @@ public:
     void log_eve(Flow& f, OtFlow& o, const AppRecord& record, uint64_t ts);
 
 private:
-    void on_record(const AppRecord& record) override;
+    // The decoders' record sink: their records come back to on_decoded. (A
+    // member, not a base: an on_record of OtDetector's own would hide the
+    // Detector hook of that name, and the worker would call it per record.)
+    class Sink final : public AppRecordSink {
+    public:
+        explicit Sink(OtDetector& d) : d_(d) {}
+        void on_record(const AppRecord& record) override { d_.on_decoded(record); }
+
+    private:
+        OtDetector& d_;
+    };
+
+    void on_decoded(const AppRecord& record);
     OtFlow* decoder_for(Flow& flow);
     void after_feed(Flow& flow, OtFlow& o);
     void release(Flow& flow);
@@ -166,6 +178,7 @@ private:
     size_t free_count_ = 0;
     StreamContext* current_ = nullptr;           // the flow whose bytes are being decoded
     OtFlow* current_flow_ = nullptr;
+    Sink sink_{*this};
 };
 
 }  // namespace sluice
