@@ -137,6 +137,8 @@ private:
     std::array<Counter, NdpiModule::kMaxProtocols> proto_flows_{};
     std::array<Counter, NdpiModule::kMaxProtocols> proto_bytes_{};
 
+    static constexpr uint64_t kAccountEvery = 64;  // packets of a classified flow per byte count
+
     // Flows in detection, oldest first (the one to give up when the pool is full).
     AppIdFlow* oldest_ = nullptr;
     AppIdFlow* newest_ = nullptr;

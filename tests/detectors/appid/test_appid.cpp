@@ -147,6 +147,25 @@ TEST(AppId, ModbusClassifiedOnFirstRequest) {
     EXPECT_EQ(appid.bytes_of(44), frame_bytes);
 }
 
+TEST(AppId, ClassifiedFlowBytesAreCountedEvery64PacketsAndAtTheEnd) {
+    MiniWorker w;
+    auto& appid = w.add<AppIdDetector>(AppIdConfig{});
+    Conversation c(w, "198.18.0.10", 40031, "198.18.0.20", 502);
+    c.handshake();         // packets 1-3: 54 bytes each
+    c.client(kModbusRequest);  // 4: classified, 3 * 54 + 66 bytes counted
+    w.flush();
+    const uint64_t at4 = 3 * 54 + 66;
+    EXPECT_EQ(appid.bytes_of(44), at4);
+    for (int i = 5; i <= 70; ++i) {
+        c.client(kModbusRequest);
+        w.flush();
+        const uint64_t expect = i < 64 ? at4 : at4 + 60 * 66;  // packet 64 counts 5-64
+        ASSERT_EQ(appid.bytes_of(44), expect) << "after packet " << i;
+    }
+    w.finish();
+    EXPECT_EQ(appid.bytes_of(44), at4 + 66 * 66);  // the last six at the flow's end
+}
+
 TEST(AppId, DnsOverUdp) {
     MiniWorker w;
     auto& appid = w.add<AppIdDetector>(AppIdConfig{});
