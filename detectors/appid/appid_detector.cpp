@@ -122,8 +122,10 @@ void AppIdDetector::classify(std::span<PacketRef* const> packets) {
     if (!module_) return;
     for (PacketRef* r : packets) {
         if (!r->flow) continue;
-        AppIdFlow* s = record(*r->flow);
-        if (!s) continue;
+        // Most packets belong to flows classified already: their record is
+        // read here, without a call.
+        AppIdFlow* s = static_cast<AppIdFlow*>(r->flow->detector_state[slot_]);
+        if (!s && !(s = record(*r->flow))) continue;
         if (s->done) {
             // A classified flow's bytes reach the per-protocol counter every
             // kAccountEvery packets and at its end: a lag the metric bears,

@@ -243,7 +243,7 @@ OtDetector::OtDetector(const Config& config, const DetectionSnapshot&, WorkerSer
     : OtDetector(config.ot, services, slot) {}
 
 OtDetector::OtDetector(const OtConfig& config, WorkerServices& services, unsigned slot)
-    : services_(services), slot_(slot) {
+    : services_(services), eve_(services.eve()), slot_(slot) {
     modbus_.config.max_pending_transactions = config.modbus_max_pending_transactions;
     dnp3_.config.max_fragment_size = config.dnp3_max_fragment_size;
     s7comm_.config.max_pdu_size = config.s7comm_max_pdu_size;
@@ -438,7 +438,7 @@ void OtDetector::on_decoded(const AppRecord& record) {
 void OtDetector::log_eve(Flow& f, OtFlow& o, const AppRecord& record, uint64_t ts) {
     // The type's switch first: it is off by default, and then nothing else is read.
     const EveType type = eve_type_of(record.proto);
-    EveEmitter& eve = services_.eve();
+    EveEmitter& eve = eve_;
     if (type == EveType::count || !eve.enabled(type)) return;
     if (!record.write_eve || !ot_record_logged(record)) return;
     auto& fc = flow_counters_[idx(o.proto)];

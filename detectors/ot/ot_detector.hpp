@@ -165,6 +165,7 @@ private:
     void finish_stream(Flow& flow);
 
     WorkerServices& services_;
+    EveEmitter& eve_;  // the worker's, for its whole life
     unsigned slot_;
     ModbusContext modbus_;
     S7commContext s7comm_;

@@ -135,20 +135,17 @@ void OtPolicyDetector::on_snapshot(const DetectionSnapshot& snapshot) {
     rules_loaded_.store(policy_ ? policy_->rules().size() : 0, std::memory_order_relaxed);
 }
 
-OtPolicyDetector::FlowNote& OtPolicyDetector::note(Flow& flow) {
-    void*& slot = flow.detector_state[slot_];
-    if (!slot) {
-        std::unique_ptr<FlowNote> n;
-        if (!pool_.empty()) {
-            n = std::move(pool_.back());
-            pool_.pop_back();
-        } else {
-            n = std::make_unique<FlowNote>();
-        }
-        slot = n.release();
-        counters_.inc(OtPolicyCounter::flows);
+OtPolicyDetector::FlowNote& OtPolicyDetector::new_note(Flow& flow) {
+    std::unique_ptr<FlowNote> n;
+    if (!pool_.empty()) {
+        n = std::move(pool_.back());
+        pool_.pop_back();
+    } else {
+        n = std::make_unique<FlowNote>();
     }
-    return *static_cast<FlowNote*>(slot);
+    flow.detector_state[slot_] = n.get();
+    counters_.inc(OtPolicyCounter::flows);
+    return *n.release();
 }
 
 void OtPolicyDetector::classify(std::span<PacketRef* const> packets) {

@@ -138,7 +138,12 @@ public:
 
 private:
     struct FlowNote;
-    FlowNote& note(Flow& flow);
+    // The flow's note, made on its first record.
+    FlowNote& note(Flow& flow) {
+        void* n = flow.detector_state[slot_];
+        return n ? *static_cast<FlowNote*>(n) : new_note(flow);
+    }
+    FlowNote& new_note(Flow& flow);
     void refresh(FlowNote& n, const IpAddr& client, const IpAddr& server, int proto_index);
     void deny(StreamContext& ctx, const AppRecord& record, const FlowNote& n, OtDecision d);
     // The alert's ot_policy members from "policy" to "protocol" (the one place
