@@ -248,6 +248,9 @@ OtDetector::OtDetector(const OtConfig& config, WorkerServices& services, unsigne
     dnp3_.config.max_fragment_size = config.dnp3_max_fragment_size;
     s7comm_.config.max_pdu_size = config.s7comm_max_pdu_size;
     for (auto& f : free_) f.reserve(kMaxFreeDecoders);
+    static_assert(static_cast<size_t>(AppProto::count) <= 64);
+    for (AppProto p : {AppProto::modbus, AppProto::dnp3, AppProto::enip, AppProto::s7comm, AppProto::iec104})
+        if (eve_.enabled(eve_type_of(p))) eve_protos_ |= uint64_t{1} << static_cast<unsigned>(p);
 }
 
 OtDetector::~OtDetector() = default;
@@ -303,21 +306,30 @@ void OtDetector::release(Flow& flow) {
 void OtDetector::after_feed(Flow& flow, OtFlow& o) {
     bool rejected = false;
     visit_decoder(o, [&](const auto& d) { rejected = d.rejected(); });
-    if (!rejected) return;
+    if (rejected) reject(flow, o);
+}
+
+void OtDetector::reject(Flow& flow, OtFlow& o) {
     flow_counters_[idx(o.proto)].inc(OtFlowCounter::rejected);
     release(flow);
     flow.detector_state[slot_] = rejected_marker();
 }
 
 void OtDetector::on_stream_data(StreamContext& ctx, Direction dir, uint64_t, std::span<const uint8_t> data) {
-    OtFlow* o = decoder_for(ctx.flow);
+    // The flow's decoder in place when it has one (every chunk but the first).
+    void* s = ctx.flow.detector_state[slot_];
+    OtFlow* o = s && !is_marker(s) ? static_cast<OtFlow*>(s) : decoder_for(ctx.flow);
     if (!o || o->io) return;
     current_ = &ctx;
     current_flow_ = o;
-    visit_decoder(*o, [&](auto& d) { d.on_data(dir, data, sink_); });
+    bool rejected = false;
+    visit_decoder(*o, [&](auto& d) {
+        d.on_data(dir, data, sink_);
+        rejected = d.rejected();
+    });
     current_ = nullptr;
     current_flow_ = nullptr;
-    after_feed(ctx.flow, *o);
+    if (rejected) reject(ctx.flow, *o);
 }
 
 void OtDetector::on_stream_gap(StreamContext& ctx, Direction dir, uint64_t, uint64_t len) {
@@ -432,7 +444,7 @@ void OtDetector::on_decoded(const AppRecord& record) {
     if (record.op.access < OtAccess::count) by_access_[idx(o.proto)][static_cast<size_t>(record.op.access)].add(1);
 
     services_.publish(ctx, record);
-    log_eve(f, o, record, ctx.packet ? ctx.packet->ts_ns : f.last_ns);
+    if ((eve_protos_ >> static_cast<unsigned>(record.proto)) & 1u) log_eve(f, o, record, ctx.packet ? ctx.packet->ts_ns : f.last_ns);
 }
 
 void OtDetector::log_eve(Flow& f, OtFlow& o, const AppRecord& record, uint64_t ts) {

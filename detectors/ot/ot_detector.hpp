@@ -159,6 +159,7 @@ private:
     void on_decoded(const AppRecord& record);
     OtFlow* decoder_for(Flow& flow);
     void after_feed(Flow& flow, OtFlow& o);
+    void reject(Flow& flow, OtFlow& o);  // the decoder said "not my protocol"
     void release(Flow& flow);
     // Frees the decoder of a TCP flow whose stream is complete (both FINs,
     // every byte delivered), unless it still holds Modbus requests to log.
@@ -166,6 +167,7 @@ private:
 
     WorkerServices& services_;
     EveEmitter& eve_;  // the worker's, for its whole life
+    uint64_t eve_protos_ = 0;  // bit per AppProto whose EVE type is on (eve.types is fixed for a run)
     unsigned slot_;
     ModbusContext modbus_;
     S7commContext s7comm_;
