@@ -143,6 +143,16 @@ constexpr uint32_t hooks_of() {
 // that position of the table; it must be null again after on_flow_end.
 inline constexpr size_t kMaxDetectors = 8;
 
+// Per-flow state objects are kept for reuse when their flow ends: the last
+// one given back, else a new one.
+template <typename T>
+std::unique_ptr<T> reuse_or_make(std::vector<std::unique_ptr<T>>& pool) {
+    if (pool.empty()) return std::make_unique<T>();
+    std::unique_ptr<T> p = std::move(pool.back());
+    pool.pop_back();
+    return p;
+}
+
 // One Prometheus sample a detector reports (the runtime adds the worker label
 // and groups samples into families); read from the management side only.
 struct MetricSample {

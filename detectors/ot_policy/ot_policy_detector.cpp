@@ -136,13 +136,7 @@ void OtPolicyDetector::on_snapshot(const DetectionSnapshot& snapshot) {
 }
 
 OtPolicyDetector::FlowNote& OtPolicyDetector::new_note(Flow& flow) {
-    std::unique_ptr<FlowNote> n;
-    if (!pool_.empty()) {
-        n = std::move(pool_.back());
-        pool_.pop_back();
-    } else {
-        n = std::make_unique<FlowNote>();
-    }
+    std::unique_ptr<FlowNote> n = reuse_or_make(pool_);
     flow.detector_state[slot_] = n.get();
     counters_.inc(OtPolicyCounter::flows);
     return *n.release();

@@ -101,14 +101,7 @@ void SignatureDetector::on_snapshot(const DetectionSnapshot& snapshot) {
 SigFlowState& SignatureDetector::state(Flow& flow) {
     void*& slot = flow.detector_state[slot_];
     if (!slot) {
-        std::unique_ptr<SigFlowState> s;
-        if (!pool_.empty()) {
-            s = std::move(pool_.back());
-            pool_.pop_back();
-        } else {
-            s = std::make_unique<SigFlowState>();
-        }
-        slot = s.release();
+        slot = reuse_or_make(pool_).release();
     }
     return *static_cast<SigFlowState*>(slot);
 }

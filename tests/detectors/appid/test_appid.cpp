@@ -179,11 +179,15 @@ TEST(AppId, DnsOverUdp) {
     EXPECT_EQ(appid.counters().get(AppIdCounter::classified), 1u);
 }
 
+AppIdDetector& with_tcp_limit(MiniWorker& w, uint32_t max_tcp_packets) {
+    AppIdConfig cfg;
+    cfg.max_tcp_packets = max_tcp_packets;
+    return w.add<AppIdDetector>(cfg);
+}
+
 TEST(AppId, GivesUpAfterThePacketLimit) {
     MiniWorker w;
-    AppIdConfig cfg;
-    cfg.max_tcp_packets = 10;
-    auto& appid = w.add<AppIdDetector>(cfg);
+    auto& appid = with_tcp_limit(w, 10);
     Conversation c(w, "198.18.0.10", 40002, "198.18.0.20", 41234);
     c.handshake();
     std::mt19937 rng(7);
@@ -214,9 +218,7 @@ TEST(AppId, GivesUpAtThePacketLimitOnASegmentWithoutPayload) {
     // Segments without payload are not fed to nDPI, but they count towards
     // the limit: the one past it ends detection like any other packet.
     MiniWorker w;
-    AppIdConfig cfg;
-    cfg.max_tcp_packets = 3;
-    auto& appid = w.add<AppIdDetector>(cfg);
+    auto& appid = with_tcp_limit(w, 3);
     Conversation c(w, "198.18.0.10", 40012, "198.18.0.20", 41234);
     c.handshake();
     w.flush();
