@@ -107,7 +107,6 @@ inline constexpr uint32_t inspect = 1u << 2;
 inline constexpr uint32_t transaction = 1u << 3;
 inline constexpr uint32_t record = 1u << 4;
 inline constexpr uint32_t flow_event = 1u << 5;
-inline constexpr uint32_t all = (1u << 6) - 1;
 }  // namespace hook
 
 namespace detail {

@@ -133,37 +133,41 @@ void AppIdDetector::classify(std::span<PacketRef* const> packets) {
             if (r->flow_pkt_no % kAccountEvery == 0) account_bytes(*s, r->flow->bytes[0] + r->flow->bytes[1]);
             continue;
         }
-        if (r->pkt.payload_len == 0 && r->pkt.ip_proto == ipproto::tcp && s->packets != 0) {
-            // Past the flow's first packet, a TCP segment without payload (the
-            // handshake's SYN-ACK and ACK, pure ACKs) has nothing for nDPI's
-            // dissectors, and its sequence tracking starts from any segment
-            // with ACK: it is not fed, which halves nDPI's calls for a flow
-            // classified by its first request. The packet limit still holds.
-            if (r->flow_pkt_no > config_.max_tcp_packets)
-                finish(*s, s->verdict.app == 0, s->verdict.app == 0 ? AppIdCounter::gave_up_packets : AppIdCounter::count);
-            continue;
-        }
         feed(*s, *r);
     }
 }
 
 void AppIdDetector::feed(AppIdFlow& s, const PacketRef& r) {
-    if (r.pkt.l3_offset >= r.len) return;
-    const uint32_t avail = r.len - r.pkt.l3_offset;
-    const uint32_t len = std::min<uint32_t>({r.pkt.ip_len ? r.pkt.ip_len : avail, avail, 65535u});
-    const NdpiVerdict v = module_->process(s.ndpi, r.data + r.pkt.l3_offset, static_cast<uint16_t>(len), r.ts_ns / 1000000u);
-    counters_.inc(AppIdCounter::packets);
-    if (s.packets < UINT16_MAX) ++s.packets;
-    s.verdict = v;
-    if (v.app != 0) note(s, v);
+    // Past the flow's first packet, a TCP segment without payload (the
+    // handshake's SYN-ACK and ACK, pure ACKs) has nothing for nDPI's
+    // dissectors, and its sequence tracking starts from any segment with ACK:
+    // it is not given to nDPI, which halves nDPI's calls for a flow classified
+    // by its first request. It still counts towards the packet limit.
+    const bool empty_segment = r.pkt.payload_len == 0 && r.pkt.ip_proto == ipproto::tcp && s.packets != 0;
+    if (!empty_segment) {
+        if (r.pkt.l3_offset >= r.len) return;
+        const uint32_t avail = r.len - r.pkt.l3_offset;
+        const uint32_t len = std::min<uint32_t>({r.pkt.ip_len ? r.pkt.ip_len : avail, avail, 65535u});
+        const NdpiVerdict v =
+            module_->process(s.ndpi, r.data + r.pkt.l3_offset, static_cast<uint16_t>(len), r.ts_ns / 1000000u);
+        counters_.inc(AppIdCounter::packets);
+        if (s.packets < UINT16_MAX) ++s.packets;
+        s.verdict = v;
+        if (v.app != 0) note(s, v);
+    }
 
     // As ndpiReader: stop at a verdict unless nDPI wants more packets for its
     // details, or give up past the packet limit (both directions counted).
     const uint32_t limit = s.flow->key.ip_proto == ipproto::tcp ? config_.max_tcp_packets : config_.max_udp_packets;
     const bool enough = r.flow_pkt_no > limit;
-    if (!enough && v.app == 0) return;
+    if (!enough && s.verdict.app == 0) return;
     if (!enough && module_->extra_dissection_possible(s.ndpi)) return;
-    finish(s, v.app == 0, v.app == 0 ? AppIdCounter::gave_up_packets : AppIdCounter::count);
+    end_detection(s, AppIdCounter::gave_up_packets);
+}
+
+void AppIdDetector::end_detection(AppIdFlow& s, AppIdCounter if_no_verdict) {
+    const bool none = s.verdict.app == 0;
+    finish(s, none, none ? if_no_verdict : AppIdCounter::count);
 }
 
 void AppIdDetector::note(AppIdFlow& s, const NdpiVerdict& v) {
@@ -215,7 +219,7 @@ void AppIdDetector::on_flow_end(Flow& flow) {
     ended_flow_ = nullptr;
     if (!slot) return;
     AppIdFlow* s = static_cast<AppIdFlow*>(slot);
-    if (!s->done) finish(*s, s->verdict.app == 0, s->verdict.app == 0 ? AppIdCounter::gave_up_flow_end : AppIdCounter::count);
+    if (!s->done) end_detection(*s, AppIdCounter::gave_up_flow_end);
     account_bytes(*s, flow.bytes[0] + flow.bytes[1]);
     ended_flow_ = &flow;
     ended_flow_id_ = flow.flow_id;

@@ -121,6 +121,8 @@ private:
     void feed(AppIdFlow& s, const PacketRef& r);
     void note(AppIdFlow& s, const NdpiVerdict& v);
     void finish(AppIdFlow& s, bool give_up, AppIdCounter why);
+    // Detection over for `s`: nDPI gives up (counted as if_no_verdict) when it has no verdict.
+    void end_detection(AppIdFlow& s, AppIdCounter if_no_verdict);
     bool start_detection(AppIdFlow& s);
     void unlink(AppIdFlow& s);
     void account_bytes(AppIdFlow& s, uint64_t total);

@@ -444,21 +444,17 @@ void OtDetector::on_decoded(const AppRecord& record) {
     if (record.op.access < OtAccess::count) by_access_[idx(o.proto)][static_cast<size_t>(record.op.access)].add(1);
 
     services_.publish(ctx, record);
-    if ((eve_protos_ >> static_cast<unsigned>(record.proto)) & 1u) log_eve(f, o, record, ctx.packet ? ctx.packet->ts_ns : f.last_ns);
+    log_eve(f, o, record, ctx.packet ? ctx.packet->ts_ns : f.last_ns);
 }
 
-void OtDetector::log_eve(Flow& f, OtFlow& o, const AppRecord& record, uint64_t ts) {
-    // The type's switch first: it is off by default, and then nothing else is read.
-    const EveType type = eve_type_of(record.proto);
-    EveEmitter& eve = eve_;
-    if (type == EveType::count || !eve.enabled(type)) return;
+void OtDetector::write_eve(Flow& f, OtFlow& o, const AppRecord& record, uint64_t ts) {
     if (!record.write_eve || !ot_record_logged(record)) return;
     auto& fc = flow_counters_[idx(o.proto)];
     const EveEndpoints ep = flow_endpoints(f);
-    JsonWriter* w = eve.begin(type, ts, f.flow_id, &ep, f.app_proto);
+    JsonWriter* w = eve_.begin(eve_type_of(record.proto), ts, f.flow_id, &ep, f.app_proto);
     if (!w) return;
     record.write_eve(*w, record.data);
-    if (eve.end()) fc.inc(OtFlowCounter::eve_events);
+    if (eve_.end()) fc.inc(OtFlowCounter::eve_events);
 }
 
 void OtDetector::metrics(std::span<const Detector* const> instances, MetricSamples& out) {

@@ -141,7 +141,11 @@ public:
 
     // Writes the record's EVE event when its type is on and the record is
     // one that is logged (ot_record_logged); `ts` stamps the event.
-    void log_eve(Flow& f, OtFlow& o, const AppRecord& record, uint64_t ts);
+    void log_eve(Flow& f, OtFlow& o, const AppRecord& record, uint64_t ts) {
+        // The type first, inline: it is off by default, and then nothing
+        // else is read.
+        if ((eve_protos_ >> static_cast<unsigned>(record.proto)) & 1u) write_eve(f, o, record, ts);
+    }
 
 private:
     // The decoders' record sink: their records come back to on_decoded. (A
@@ -157,6 +161,7 @@ private:
     };
 
     void on_decoded(const AppRecord& record);
+    void write_eve(Flow& f, OtFlow& o, const AppRecord& record, uint64_t ts);
     OtFlow* decoder_for(Flow& flow);
     void after_feed(Flow& flow, OtFlow& o);
     void reject(Flow& flow, OtFlow& o);  // the decoder said "not my protocol"
