@@ -107,8 +107,6 @@ void SmbConnection::anomaly(SmbAnomaly a, Direction d) {
     sink_.on_anomaly(a, d);
 }
 
-void SmbConnection::count(SmbCounter c, uint64_t n) { ctx_.counters().inc(c, n); }
-
 size_t SmbConnection::open_files() const { return open_count_; }
 
 size_t SmbConnection::state_bytes() const {
@@ -627,12 +625,6 @@ void SmbConnection::free_open(uint32_t slot) {
     free_opens_.push_back(slot);
     if (last_open_hit_ == slot) last_open_hit_ = kNone;
     --open_count_;
-}
-
-SmbConnection::OpenFile* SmbConnection::open_at(uint32_t slot, uint32_t gen) {
-    if (slot >= opens_.size()) return nullptr;
-    OpenFile& f = opens_[slot];
-    return (f.used && f.gen == gen) ? &f : nullptr;
 }
 
 uint32_t SmbConnection::open_or_anonymous(Direction d, const SmbFileId& id, uint64_t session) {

@@ -176,7 +176,7 @@ private:
     // Maps the wire direction of a message to the client/server one and checks
     // it against the message's request/response flag (counted when wrong).
     bool orient(Direction wire, bool response, Direction* dir, bool count_wrong = true);
-    void count(SmbCounter c, uint64_t n = 1);
+    void count(SmbCounter c, uint64_t n = 1) { ctx_.counters().inc(c, n); }
 
     // Hole probes: where the file data of this message lies (smb1.cpp / smb2.cpp).
     struct Probe {
@@ -216,7 +216,11 @@ private:
     uint32_t find_open(const SmbFileId& id);
     uint32_t new_open(Direction d);
     uint32_t open_or_anonymous(Direction d, const SmbFileId& id, uint64_t session);
-    OpenFile* open_at(uint32_t slot, uint32_t gen);
+    OpenFile* open_at(uint32_t slot, uint32_t gen) {
+        if (slot >= opens_.size()) return nullptr;
+        OpenFile& f = opens_[slot];
+        return (f.used && f.gen == gen) ? &f : nullptr;
+    }
     void free_open(uint32_t slot);
     void touch(OpenFile& f) { f.last_use = ++clock_; }
     Pending* add_pending(Direction d, uint8_t version, uint64_t key, uint16_t command);

@@ -134,7 +134,14 @@ struct SmbFeedResult {
     std::array<uint64_t, kMaxUids> file_uids{};
     bool encrypted = false;          // an encrypted (uninspectable) PDU was seen in the call
     bool hold() const { return files_with_content > 0; }
-    void clear() { *this = SmbFeedResult{}; }
+    // Per chunk: resets what the readers look at (file_uids beyond uids_listed
+    // is stale by contract), not the whole array.
+    void clear() {
+        files_finished = 0;
+        files_with_content = 0;
+        uids_listed = 0;
+        encrypted = false;
+    }
 };
 
 }  // namespace sluice
