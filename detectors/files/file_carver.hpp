@@ -115,6 +115,12 @@ struct CarvedFile {
     AssembledFile file;  // as FileAssembler::finish made it; content empty unless kept
 };
 
+// The copy mode's non-temporal copy, one instruction set chosen (tests: the
+// carver picks the widest the CPU has): n bytes to a 64-byte aligned dst, the
+// last line zero-padded to 64 bytes. False when the CPU lacks the set.
+enum class StreamCopyIsa { sse2, avx2, avx512 };
+bool stream_copy_with(StreamCopyIsa isa, uint8_t* dst, const uint8_t* src, size_t n);
+
 class FileCarver final : public ContentSink {
 public:
     static std::unique_ptr<FileCarver> create(const FileCarverSettings& settings);
@@ -124,7 +130,7 @@ public:
 
     // The packet whose reassembled bytes are being fed (null: none): writes that
     // lie inside its first segment's data go by reference.
-    void set_backing(rte_mbuf* m);
+    void set_backing(rte_mbuf* m) { backing_ = m; }
 
     // ContentSink (the worker's assemblers call these).
     uint32_t open(uint64_t size_hint) override;
@@ -229,8 +235,6 @@ private:
     uint64_t arena_head_ = 0;
     uint64_t arena_released_cache_ = 0;  // arena_released_ as last read
     bool streamed_ = false;               // non-temporal stores not yet fenced
-    const uint8_t* backing_begin_ = nullptr;
-    const uint8_t* backing_end_ = nullptr;
     rte_mbuf* backing_ = nullptr;
     std::vector<uint32_t> free_slots_;
     Counter slots_in_use_;

@@ -356,6 +356,33 @@ TEST_F(FileCarverTest, AssemblerWithTheCarverAsSinkKeepsOnlyRanges) {
     EXPECT_EQ(collect(*carver, 1, std::chrono::milliseconds(50)).size(), 0u);
 }
 
+// The non-temporal copy of every instruction set the CPU has: the n bytes
+// land as given from every source alignment, the rest of the last line is
+// zeros (written whole: a partly written line costs the memory a merge), and
+// nothing past that line is touched.
+TEST(StreamCopy, EveryInstructionSetWritesWholeLinesZeroPadded) {
+    const Bytes src = pattern(4096 + 64, 3);
+    std::vector<size_t> lengths;
+    for (size_t n = 1; n <= 200; ++n) lengths.push_back(n);
+    for (size_t n : {255, 256, 257, 1447, 1448, 4095, 4096}) lengths.push_back(n);
+    int tried = 0;
+    for (const auto isa : {StreamCopyIsa::sse2, StreamCopyIsa::avx2, StreamCopyIsa::avx512}) {
+        SCOPED_TRACE(static_cast<int>(isa));
+        for (size_t n : lengths) {
+            const size_t from = (n * 13) % 64;
+            alignas(64) static uint8_t dst[4096 + 128];
+            std::memset(dst, 0xAA, sizeof dst);
+            if (!stream_copy_with(isa, dst, src.data() + from, n)) break;
+            ++tried;
+            const size_t lines = (n + 63) / 64 * 64;
+            ASSERT_EQ(std::memcmp(dst, src.data() + from, n), 0) << n;
+            for (size_t i = n; i < lines; ++i) ASSERT_EQ(dst[i], 0) << n << " at " << i;
+            for (size_t i = lines; i < sizeof dst; ++i) ASSERT_EQ(dst[i], 0xAA) << n << " at " << i;
+        }
+    }
+    EXPECT_GT(tried, 0);  // sse2 is always there on x86-64
+}
+
 // Copy mode: writes inside the packet are copied into the arena (non-temporal
 // stores, 64-byte aligned pieces), the mbuf is never referenced, and the
 // carved file is the same byte for byte: every length from 1 to 200 and
