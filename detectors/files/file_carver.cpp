@@ -226,7 +226,7 @@ void FileCarver::reclaim() {
 // The operation ring is published in batches (flush), so its head's line
 // does not travel between the cores on every write (and the ring reads the
 // thread's index only when short of room).
-uint32_t FileCarver::ring_free(uint32_t want) { return static_cast<uint32_t>(ops_.free_slots(want)); }
+inline uint32_t FileCarver::ring_free(uint32_t want) { return static_cast<uint32_t>(ops_.free_slots(want)); }
 
 void FileCarver::flush() {
     if (ops_.staged() == 0) return;
@@ -237,7 +237,7 @@ void FileCarver::flush() {
     ops_.publish();
 }
 
-bool FileCarver::push(const Op& op) {
+inline bool FileCarver::push(const Op& op) {
     if (!ops_.push(op)) return false;
     if (ops_.staged() >= kPublishEvery) flush();
     return true;
@@ -278,9 +278,9 @@ uint32_t FileCarver::open(uint64_t size_hint) {
 
 uint32_t FileCarver::ring_slack() const { return static_cast<uint32_t>(ops_.capacity() / 4); }
 
-bool FileCarver::room_for_data() { return ring_free(control_reserve_ + 1) > control_reserve_; }
+inline bool FileCarver::room_for_data() { return ring_free(control_reserve_ + 1) > control_reserve_; }
 
-uint64_t FileCarver::arena_need(uint32_t n) const {
+inline uint64_t FileCarver::arena_need(uint32_t n) const {
     const uint64_t cap = settings_.arena_bytes;
     const uint64_t r = (uint64_t{n} + 63) & ~uint64_t{63};
     const uint64_t at = arena_head_ % cap;
@@ -289,14 +289,14 @@ uint64_t FileCarver::arena_need(uint32_t n) const {
 
 // The worker reads the thread's published release count only when its cached
 // value says the arena is short of room.
-bool FileCarver::arena_room(uint64_t need) {
+inline bool FileCarver::arena_room(uint64_t need) {
     const uint64_t cap = settings_.arena_bytes;
     if (arena_head_ + need - arena_released_cache_ <= cap) return true;
     arena_released_cache_ = arena_released_.load(std::memory_order_acquire);
     return arena_head_ + need - arena_released_cache_ <= cap;
 }
 
-void FileCarver::put_piece(uint32_t handle, uint64_t offset, std::span<const uint8_t> data, uint64_t need) {
+inline void FileCarver::put_piece(uint32_t handle, uint64_t offset, std::span<const uint8_t> data, uint64_t need) {
     const uint64_t cap = settings_.arena_bytes;
     const uint64_t at = arena_head_ % cap;
     uint8_t* dst = arena_ + (at + need > cap ? 0 : at);

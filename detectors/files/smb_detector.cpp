@@ -128,10 +128,6 @@ void SmbDetector::on_snapshot(const DetectionSnapshot& snapshot) {
     use_scanner_hash();
 }
 
-SmbDetector::FlowState* SmbDetector::state(const Flow& flow) const {
-    return static_cast<FlowState*>(flow.detector_state[slot_]);
-}
-
 SmbDetector::FlowState* SmbDetector::flow_state(StreamContext& ctx) {
     Flow& f = ctx.flow;
     if (FlowState* st = state(f)) return st;
@@ -166,8 +162,8 @@ void SmbDetector::decode_as_current(StreamContext& ctx, FlowState& st, Feed&& fe
 }
 
 void SmbDetector::on_stream_data(StreamContext& ctx, Direction dir, uint64_t offset, std::span<const uint8_t> data) {
-    FlowState* st = flow_state(ctx);
-    if (!st) return;
+    FlowState* st = state(ctx.flow);
+    if (!st && !(st = flow_state(ctx))) return;
     // File data inside the packet's mbuf goes to the carver by reference.
     if (carver_) carver_->set_backing(ctx.packet ? ctx.packet->mbuf : nullptr);
     decode_as_current(ctx, *st, [&] {

@@ -115,7 +115,7 @@ private:
     void on_session(const SmbSessionEvent& ev) override;
     void on_transaction(const SmbTransaction& tx) override;
 
-    FlowState* state(const Flow& flow) const;
+    FlowState* state(const Flow& flow) const { return static_cast<FlowState*>(flow.detector_state[slot_]); }
     FlowState* flow_state(StreamContext& ctx);
     void after_chunk(StreamContext& ctx, FlowState& st, Direction dir);
     // Runs `feed` (a call into st's decoder) with ctx/st as the current flow, which

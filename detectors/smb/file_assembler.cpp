@@ -263,10 +263,6 @@ FileAssembler::~FileAssembler() {
     if (sha_) EVP_MD_CTX_free(sha_);
 }
 
-uint64_t FileAssembler::contiguous() const {
-    return (!ranges_.empty() && ranges_.front().start == 0) ? ranges_.front().end : 0;
-}
-
 void FileAssembler::write(uint64_t offset, std::span<const uint8_t> data) {
     if (finished_ || data.empty()) return;
     if (sink_) {

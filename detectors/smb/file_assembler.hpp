@@ -267,7 +267,9 @@ public:
     void write(uint64_t offset, std::span<const uint8_t> data);
 
     uint64_t max_end() const { return max_end_; }       // highest offset seen + 1
-    uint64_t contiguous() const;                        // bytes present from 0
+    uint64_t contiguous() const {                       // bytes present from 0
+        return (!ranges_.empty() && ranges_.front().start == 0) ? ranges_.front().end : 0;
+    }
     bool covers(uint64_t end) const { return contiguous() >= end; }
     bool spilled() const { return fd_ >= 0 || spill_failed_; }
     uint64_t memory_held() const { return mem_accounted_; }

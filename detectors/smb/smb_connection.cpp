@@ -127,6 +127,16 @@ void SmbConnection::data(Direction d, std::span<const uint8_t> bytes) {
     result.clear();
     count(SmbCounter::bytes, bytes.size());
     DirState& s = dir_[index(d)];
+    // Most chunks of a transfer lie inside the file data of a WRITE or READ
+    // message and end neither it nor its message: straight to the file.
+    if (s.phase == Phase::body && s.hole_set && s.pdu_got >= s.hole_start) {
+        const uint32_t into = s.pdu_got - s.hole_start;
+        if (into < s.hole_len && bytes.size() < s.hole_len - into) {
+            deliver(d, s.hole_target, s.hole_target.offset + into, bytes);
+            s.pdu_got += static_cast<uint32_t>(bytes.size());
+            return;
+        }
+    }
     while (!bytes.empty()) {
         size_t used = 0;
         switch (s.phase) {
