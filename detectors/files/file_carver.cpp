@@ -88,6 +88,13 @@ __attribute__((target("avx2"))) void stream_copy_avx2(uint8_t* dst, const uint8_
     }
 }
 
+// One 64-byte aligned line, non-temporal.
+inline void stream_line(void* dst, const void* src) {
+    auto* d = static_cast<__m128i*>(dst);
+    const auto* s = static_cast<const __m128i*>(src);
+    for (int k = 0; k < 4; ++k) _mm_stream_si128(d + k, _mm_load_si128(s + k));
+}
+
 using StreamCopy = void (*)(uint8_t*, const uint8_t*, size_t);
 StreamCopy pick_stream_copy() {
     __builtin_cpu_init();
@@ -99,6 +106,7 @@ const StreamCopy stream_copy = pick_stream_copy();
 inline void stream_fence() { _mm_sfence(); }
 #else
 inline void stream_copy(uint8_t* dst, const uint8_t* src, size_t n) { std::memcpy(dst, src, n); }
+inline void stream_line(void* dst, const void* src) { std::memcpy(dst, src, 64); }
 inline void stream_fence() {}
 #endif
 
@@ -309,7 +317,10 @@ inline void FileCarver::put_piece(uint32_t handle, uint64_t offset, std::span<co
     op.arena_bytes = static_cast<uint32_t>(need);
     op.offset = offset;
     op.ptr = dst;
-    push(op);  // room_for_data() held
+    // room_for_data() held: the slot is free.
+    stream_line(&ops_.slot(), &op);
+    ops_.advance();
+    if (ops_.staged() >= kPublishEvery) flush();
     arena_head_ += need;
     counters_.inc(CarverCounter::copied_bytes, data.size());
 }

@@ -175,7 +175,10 @@ public:
     void drain();
 
 private:
-    struct Op {
+    // One cache line: a data operation is written to the ring with one
+    // non-temporal store (the slot's line was last read by the carving
+    // thread: an ordinary store would fetch it back from that core first).
+    struct alignas(64) Op {
         enum Kind : uint8_t { open_file, data, finish_file, abort_file };
         Kind kind = data;
         bool keep = false;        // open_file: keep the content for the caller
@@ -186,6 +189,8 @@ private:
         const uint8_t* ptr = nullptr;
         rte_mbuf* mbuf = nullptr; // reference to drop after the copy
     };
+
+    static_assert(sizeof(Op) == 64, "a ring operation is one cache line");
 
     explicit FileCarver(const FileCarverSettings& settings);
     void run();
