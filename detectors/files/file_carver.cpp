@@ -179,11 +179,14 @@ FileCarver::FileCarver(const FileCarverSettings& settings)
     store_ = std::make_unique<FileStore>(settings_.files);
     files_.resize(settings_.max_files);
     slot_keep_.assign(settings_.max_files, 0);
-    void* m = mmap(nullptr, settings_.arena_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m != MAP_FAILED) {
-        arena_ = static_cast<uint8_t*>(m);
-        arena_mapped_ = true;
-    } else {
+    // Huge pages where the kernel gives them (ZeroedPages asks from 2 MiB up):
+    // the worker's copies touch a new arena page every few packets, and every
+    // system call of a pcap read (or any kernel entry without PCID) empties
+    // the TLB.
+    try {
+        arena_pages_ = ZeroedPages(settings_.arena_bytes);
+        arena_ = arena_pages_.as<uint8_t>();
+    } catch (const std::bad_alloc&) {
         arena_storage_.reset(new uint8_t[settings_.arena_bytes + 64]);
         arena_ = arena_storage_.get() + (64 - reinterpret_cast<uintptr_t>(arena_storage_.get()) % 64) % 64;
     }
@@ -208,7 +211,6 @@ FileCarver::~FileCarver() {
     reclaim();
     while (CarvedFile* c = pop_result()) delete c;
     files_.clear();
-    if (arena_mapped_) munmap(arena_, settings_.arena_bytes);
 }
 
 // ------------------------------------------------------------ worker side

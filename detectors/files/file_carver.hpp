@@ -60,6 +60,7 @@
 
 #include "dataplane/counters.hpp"
 #include "dataplane/spsc_ring.hpp"
+#include "dataplane/zeroed_pages.hpp"
 #include "detectors/smb/file_assembler.hpp"
 
 struct rte_mbuf;
@@ -219,9 +220,9 @@ private:
     std::unique_ptr<FileStore> store_;  // the carving thread's
     std::vector<std::unique_ptr<FileAssembler>> files_;  // by handle; carving thread only
     std::vector<uint8_t> slot_keep_;    // by handle: content kept (set at open); carving thread only
+    ZeroedPages arena_pages_;           // the arena, mapped (else in arena_storage_)
     std::unique_ptr<uint8_t[]> arena_storage_;
     uint8_t* arena_ = nullptr;          // 64-byte aligned, arena_bytes (a multiple of 64)
-    bool arena_mapped_ = false;         // arena_ is an anonymous mapping (else in arena_storage_)
 
     // Operations (worker -> thread; a slot is released once its operation
     // was applied), finished files (thread -> worker, as large as the slot
