@@ -16,6 +16,8 @@
 #include <span>
 #include <string_view>
 
+#include "dataplane/zeroed_pages.hpp"
+
 namespace sluice {
 
 class EventRing {
@@ -50,7 +52,8 @@ private:
 
     size_t size_;
     size_t mask_;
-    std::unique_ptr<char[]> buf_;
+    ZeroedPages pages_;  // the ring (huge pages from 2 MiB up), touched when made
+    char* buf_;
     alignas(64) std::atomic<uint64_t> head_{0};  // published by the producer
     uint64_t write_pos_ = 0;                     // producer: start of the reserved record
     uint64_t tail_cache_ = 0;                    // producer's view of tail_
@@ -62,7 +65,11 @@ inline EventRing::EventRing(size_t bytes) {
     size_ = 4096;
     while (size_ < bytes && size_ < (size_t{1} << 30)) size_ <<= 1;  // 1 GiB at most (eve.ring-bytes)
     mask_ = size_ - 1;
-    buf_.reset(new char[size_]);
+    pages_ = ZeroedPages(size_);
+    buf_ = pages_.as<char>();
+    // Touched here, on the thread that makes the ring: else the worker's
+    // first pass over it takes a page fault every 4 KiB of events.
+    std::memset(buf_, 0, size_);
 }
 
 inline std::span<char> EventRing::reserve(size_t max_len) {
