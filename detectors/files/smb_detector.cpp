@@ -171,7 +171,7 @@ void SmbDetector::on_stream_data(StreamContext& ctx, Direction dir, uint64_t off
         const uint64_t before = unknown ? smb_pdus(smb_) : 0;
         st->decoder.on_data(dir, offset, data);
         if (unknown && smb_pdus(smb_) != before) ctx.flow.app_proto = AppProto::smb;
-        after_chunk(ctx, *st, dir);
+        if (st->block_chunk || st->joined) after_chunk(ctx, *st, dir);  // else it has nothing to do
     });
     if (carver_) carver_->set_backing(nullptr);
 }

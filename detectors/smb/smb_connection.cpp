@@ -137,6 +137,10 @@ void SmbConnection::data(Direction d, std::span<const uint8_t> bytes) {
             return;
         }
     }
+    frame(d, s, bytes);
+}
+
+void SmbConnection::frame(Direction d, DirState& s, std::span<const uint8_t> bytes) {
     while (!bytes.empty()) {
         size_t used = 0;
         switch (s.phase) {

@@ -167,6 +167,8 @@ private:
     void start_message(Direction d, DirState& s);
     size_t body_bytes(Direction d, DirState& s, std::span<const uint8_t> p);
     bool append(Direction d, DirState& s, std::span<const uint8_t> p);
+    // The framing loop: headers, message bodies, skips and resyncs.
+    [[gnu::noinline]] void frame(Direction d, DirState& s, std::span<const uint8_t> bytes);
     void run_probe(Direction d, DirState& s);
     void message_done(Direction d, DirState& s);
     void reset_message(DirState& s);
