@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <spdlog/spdlog.h>
-#include <sys/mman.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -42,8 +41,8 @@ constexpr uint64_t kPublishEvery = 64;  // operations written before the head is
 // to the next multiple of 64 past n, the last one padded with zeros (the arena
 // reserves whole lines): a line left partly written leaves the write-combining
 // buffer as a partial write, which costs the memory a read of the old line to
-// merge it, and the worker a stall (0.01 s of the benchmark's 0.34 s with
-// 1448-byte pieces). The caller fences (_mm_sfence) before publishing.
+// merge it, and the worker a stall (about 0.006 s of the benchmark's 0.33 s
+// with 1448-byte pieces). The caller fences (_mm_sfence) before publishing.
 #if defined(__x86_64__)
 // The last, partial line of a copy, zero-padded, 64-byte aligned.
 struct alignas(64) TailLine {
