@@ -34,6 +34,20 @@ constexpr auto kIdleSleepMax = std::chrono::microseconds(1000);
 constexpr auto kWaitSleep = std::chrono::microseconds(200);
 constexpr uint64_t kPublishEvery = 64;  // operations written before the head is published
 
+#if defined(__x86_64__)
+// One 64-byte aligned line, non-temporal.
+inline void stream_line(void* dst, const void* src) {
+    auto* d = static_cast<__m128i*>(dst);
+    const auto* s = static_cast<const __m128i*>(src);
+    for (int k = 0; k < 4; ++k) _mm_stream_si128(d + k, _mm_load_si128(s + k));
+}
+
+// The last, partial line of a copy, zero-padded, 64-byte aligned.
+struct alignas(64) TailLine {
+    uint8_t b[64];
+    TailLine(const uint8_t* src, size_t n) : b{} { std::memcpy(b, src, n); }
+};
+
 // Copies n bytes to a 64-byte aligned destination with non-temporal stores:
 // the lines are written to memory without being read for ownership and
 // without entering the worker's cache, so the carving thread's later read of
@@ -43,13 +57,6 @@ constexpr uint64_t kPublishEvery = 64;  // operations written before the head is
 // buffer as a partial write, which costs the memory a read of the old line to
 // merge it, and the worker a stall (about 0.006 s of the benchmark's 0.33 s
 // with 1448-byte pieces). The caller fences (_mm_sfence) before publishing.
-#if defined(__x86_64__)
-// The last, partial line of a copy, zero-padded, 64-byte aligned.
-struct alignas(64) TailLine {
-    uint8_t b[64];
-    TailLine(const uint8_t* src, size_t n) : b{} { std::memcpy(b, src, n); }
-};
-
 void stream_copy_sse2(uint8_t* dst, const uint8_t* src, size_t n) {
     auto* d = reinterpret_cast<__m128i*>(dst);
     size_t i = 0;
@@ -58,7 +65,7 @@ void stream_copy_sse2(uint8_t* dst, const uint8_t* src, size_t n) {
             _mm_stream_si128(d + k, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + 16 * k)));
     if (i < n) {
         const TailLine t(src + i, n - i);
-        for (size_t k = 0; k < 4; ++k) _mm_stream_si128(d + k, _mm_load_si128(reinterpret_cast<const __m128i*>(t.b + 16 * k)));
+        stream_line(d, t.b);
     }
 }
 
@@ -82,23 +89,31 @@ __attribute__((target("avx2"))) void stream_copy_avx2(uint8_t* dst, const uint8_
     }
     if (i < n) {
         const TailLine t(src + i, n - i);
-        _mm256_stream_si256(d, _mm256_load_si256(reinterpret_cast<const __m256i*>(t.b)));
-        _mm256_stream_si256(d + 1, _mm256_load_si256(reinterpret_cast<const __m256i*>(t.b + 32)));
+        stream_line(d, t.b);
     }
 }
 
-// One 64-byte aligned line, non-temporal.
-inline void stream_line(void* dst, const void* src) {
-    auto* d = static_cast<__m128i*>(dst);
-    const auto* s = static_cast<const __m128i*>(src);
-    for (int k = 0; k < 4; ++k) _mm_stream_si128(d + k, _mm_load_si128(s + k));
-}
-
 using StreamCopy = void (*)(uint8_t*, const uint8_t*, size_t);
-StreamCopy pick_stream_copy() {
+bool cpu_has(StreamCopyIsa isa) {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return stream_copy_avx512;
-    if (__builtin_cpu_supports("avx2")) return stream_copy_avx2;
+    switch (isa) {
+        case StreamCopyIsa::sse2: return true;
+        case StreamCopyIsa::avx2: return __builtin_cpu_supports("avx2");
+        case StreamCopyIsa::avx512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    }
+    return false;
+}
+StreamCopy copy_for(StreamCopyIsa isa) {
+    switch (isa) {
+        case StreamCopyIsa::avx512: return stream_copy_avx512;
+        case StreamCopyIsa::avx2: return stream_copy_avx2;
+        case StreamCopyIsa::sse2: break;
+    }
+    return stream_copy_sse2;
+}
+StreamCopy pick_stream_copy() {
+    for (const auto isa : {StreamCopyIsa::avx512, StreamCopyIsa::avx2})
+        if (cpu_has(isa)) return copy_for(isa);
     return stream_copy_sse2;
 }
 const StreamCopy stream_copy = pick_stream_copy();
@@ -113,18 +128,8 @@ inline void stream_fence() {}
 
 bool stream_copy_with(StreamCopyIsa isa, uint8_t* dst, const uint8_t* src, size_t n) {
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    switch (isa) {
-        case StreamCopyIsa::sse2: stream_copy_sse2(dst, src, n); break;
-        case StreamCopyIsa::avx2:
-            if (!__builtin_cpu_supports("avx2")) return false;
-            stream_copy_avx2(dst, src, n);
-            break;
-        case StreamCopyIsa::avx512:
-            if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw")) return false;
-            stream_copy_avx512(dst, src, n);
-            break;
-    }
+    if (!cpu_has(isa)) return false;
+    copy_for(isa)(dst, src, n);
     stream_fence();
     return true;
 #else
