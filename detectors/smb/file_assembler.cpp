@@ -263,7 +263,7 @@ FileAssembler::~FileAssembler() {
     if (sha_) EVP_MD_CTX_free(sha_);
 }
 
-void FileAssembler::write(uint64_t offset, std::span<const uint8_t> data) {
+void FileAssembler::write_any(uint64_t offset, std::span<const uint8_t> data) {
     if (finished_ || data.empty()) return;
     if (sink_) {
         // Carved elsewhere: the write goes as it is (the sink's assembler keeps,

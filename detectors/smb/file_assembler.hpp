@@ -50,6 +50,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -264,7 +265,19 @@ public:
     uint64_t file_uid() const { return uid_; }
 
     // Adds `data` at `offset`; bytes already present keep their first value.
-    void write(uint64_t offset, std::span<const uint8_t> data);
+    void write(uint64_t offset, std::span<const uint8_t> data) {
+        // Carved elsewhere and in order (nearly every write of a transfer): the
+        // sink takes the bytes and the last range grows; the rest in write_any.
+        if (sink_ && !finished_ && !data.empty() && !ranges_.empty() && ranges_.back().end == offset &&
+            offset <= std::numeric_limits<uint64_t>::max() - data.size()) {
+            sink_->write(handle_, offset, data);
+            const uint64_t end = offset + data.size();
+            ranges_.back().end = end;
+            if (end > max_end_) max_end_ = end;
+            return;
+        }
+        write_any(offset, data);
+    }
 
     uint64_t max_end() const { return max_end_; }       // highest offset seen + 1
     uint64_t contiguous() const {                       // bytes present from 0
@@ -286,6 +299,7 @@ private:
         uint64_t start;
         uint64_t end;
     };
+    void write_any(uint64_t offset, std::span<const uint8_t> data);
     void store(uint64_t offset, std::span<const uint8_t> data);
     bool grow_memory(uint64_t need);
     bool spill();

@@ -123,6 +123,36 @@ size_t SmbConnection::state_bytes() const {
 
 // ------------------------------------------------------------------ framing
 
+inline void SmbConnection::check_complete(OpenFile& f, FileDirection fdir) {
+    const size_t fd = static_cast<size_t>(fdir);
+    if (!f.file[fd]) return;
+    const uint64_t known = known_size(f, fdir);
+    if (known > 0 && f.file[fd]->covers(known)) finish_file(f, fdir, true);
+}
+
+// The body of deliver(), inline for the framing's short way: the next bytes
+// of an open file go to its assembler; anything else to deliver_other().
+inline void SmbConnection::deliver_inline(Direction d, const FileTarget& t, uint64_t offset,
+                                          std::span<const uint8_t> data) {
+    if (t.slot == kNone || data.empty()) return;
+    OpenFile* f = open_at(t.slot, t.gen);
+    if (!f) return;
+    touch(*f);
+    if (f->is_pipe) {
+        count(SmbCounter::pipe_data_bytes, data.size());
+        return;
+    }
+    count(SmbCounter::file_bytes, data.size());
+    if (!ctx_.config().carve_files) return;
+    const size_t fd = static_cast<size_t>(t.fdir);
+    if (!f->file[fd] || f->finished[fd] || f->closing) {
+        deliver_other(d, *f, t, offset, data);
+        return;
+    }
+    f->file[fd]->write(offset, data);
+    check_complete(*f, t.fdir);
+}
+
 void SmbConnection::data(Direction d, std::span<const uint8_t> bytes) {
     result.clear();
     count(SmbCounter::bytes, bytes.size());
@@ -132,7 +162,7 @@ void SmbConnection::data(Direction d, std::span<const uint8_t> bytes) {
     if (s.phase == Phase::body && s.hole_set && s.pdu_got >= s.hole_start) {
         const uint32_t into = s.pdu_got - s.hole_start;
         if (into < s.hole_len && bytes.size() < s.hole_len - into) {
-            deliver(d, s.hole_target, s.hole_target.offset + into, bytes);
+            deliver_inline(d, s.hole_target, s.hole_target.offset + into, bytes);
             s.pdu_got += static_cast<uint32_t>(bytes.size());
             return;
         }
@@ -754,56 +784,43 @@ void SmbConnection::fill_tx(SmbTransaction& tx, uint32_t slot, uint32_t gen) {
 // -------------------------------------------------------------------- files
 
 void SmbConnection::deliver(Direction d, const FileTarget& t, uint64_t offset, std::span<const uint8_t> data) {
-    if (t.slot == kNone || data.empty()) return;
-    OpenFile* f = open_at(t.slot, t.gen);
-    if (!f) return;
-    touch(*f);
-    if (f->is_pipe) {
-        count(SmbCounter::pipe_data_bytes, data.size());
-        return;
-    }
-    count(SmbCounter::file_bytes, data.size());
-    if (!ctx_.config().carve_files) return;
+    deliver_inline(d, t, offset, data);
+}
+
+// deliver() past its common case: the first bytes of a file (its assembler is
+// made here), bytes for a finished file, or for one whose CLOSE is held.
+void SmbConnection::deliver_other(Direction d, OpenFile& f, const FileTarget& t, uint64_t offset,
+                                  std::span<const uint8_t> data) {
     const size_t fd = static_cast<size_t>(t.fdir);
-    if (f->finished[fd] || (f->closing && !f->close_deferred)) {
+    if (f.finished[fd] || (f.closing && !f.close_deferred)) {
         // Re-reads of a file already complete are normal; data past its end is not.
-        if (f->closing || offset + data.size() > f->finished_size[fd]) anomaly(SmbAnomaly::data_after_finish, d);
+        if (f.closing || offset + data.size() > f.finished_size[fd]) anomaly(SmbAnomaly::data_after_finish, d);
         return;
     }
-    if (!f->file[fd]) {
-        const uint64_t known = t.fdir == FileDirection::download ? (f->eof_known ? f->eof : 0)
-                                                                 : (f->set_eof_known ? f->set_eof : 0);
-        f->file[fd] = std::make_unique<FileAssembler>(ctx_.files(), known);
-        f->tx_id[fd] = next_file_tx_++;
+    if (!f.file[fd]) {
+        const uint64_t known = known_size(f, t.fdir);
+        f.file[fd] = std::make_unique<FileAssembler>(ctx_.files(), known);
+        f.tx_id[fd] = next_file_tx_++;
         count(SmbCounter::files_opened);
         SmbFileOpened e;
-        e.file_uid = f->file[fd]->file_uid();
-        e.tx_id = f->tx_id[fd];
+        e.file_uid = f.file[fd]->file_uid();
+        e.tx_id = f.tx_id[fd];
         e.direction = t.fdir;
-        e.share = f->share;
-        e.filename = f->name;
-        e.file_id = f->id;
-        e.session_id = f->session_id;
+        e.share = f.share;
+        e.filename = f.name;
+        e.file_id = f.id;
+        e.session_id = f.session_id;
         e.known_size = known;
         sink_.on_file_opened(e);
     }
-    f->file[fd]->write(offset, data);
-    check_complete(*f, t.fdir);
-}
-
-void SmbConnection::check_complete(OpenFile& f, FileDirection fdir) {
-    const size_t fd = static_cast<size_t>(fdir);
-    if (!f.file[fd]) return;
-    const uint64_t known = fdir == FileDirection::download ? (f.eof_known ? f.eof : 0)
-                                                           : (f.set_eof_known ? f.set_eof : 0);
-    if (known > 0 && f.file[fd]->covers(known)) finish_file(f, fdir, true);
+    f.file[fd]->write(offset, data);
+    check_complete(f, t.fdir);
 }
 
 void SmbConnection::finish_file(OpenFile& f, FileDirection fdir, bool closed) {
     const size_t fd = static_cast<size_t>(fdir);
     if (!f.file[fd]) return;
-    const uint64_t known = fdir == FileDirection::download ? (f.eof_known ? f.eof : 0)
-                                                           : (f.set_eof_known ? f.set_eof : 0);
+    const uint64_t known = known_size(f, fdir);
     FileInfo info;
     info.file = f.file[fd]->finish(known);
     f.file[fd].reset();

@@ -235,7 +235,16 @@ private:
 
     // Files.
     void deliver(Direction d, const FileTarget& t, uint64_t offset, std::span<const uint8_t> data);
+    void deliver_inline(Direction d, const FileTarget& t, uint64_t offset, std::span<const uint8_t> data);
+    [[gnu::noinline]] void deliver_other(Direction d, OpenFile& f, const FileTarget& t, uint64_t offset,
+                                         std::span<const uint8_t> data);
     void check_complete(OpenFile& f, FileDirection fd);
+    // The file's size when the protocol told it (a download's end of file, an
+    // upload's SET_INFO end of file), else 0.
+    static uint64_t known_size(const OpenFile& f, FileDirection fdir) {
+        if (fdir == FileDirection::download) return f.eof_known ? f.eof : 0;
+        return f.set_eof_known ? f.set_eof : 0;
+    }
     void finish_file(OpenFile& f, FileDirection fd, bool closed);
     void close_file(Direction d, uint32_t slot);
     void set_upload_size(Direction d, uint32_t slot, uint64_t eof);
