@@ -297,7 +297,7 @@ inline bool FileCarver::room_for_data() { return ring_free(control_reserve_ + 1)
 inline uint64_t FileCarver::arena_need(uint32_t n) const {
     const uint64_t cap = settings_.arena_bytes;
     const uint64_t r = (uint64_t{n} + 63) & ~uint64_t{63};
-    const uint64_t at = arena_head_ % cap;
+    const uint64_t at = arena_at_;
     return at + r > cap ? cap - at + r : r;
 }
 
@@ -312,7 +312,7 @@ inline bool FileCarver::arena_room(uint64_t need) {
 
 inline void FileCarver::put_piece(uint32_t handle, uint64_t offset, std::span<const uint8_t> data, uint64_t need) {
     const uint64_t cap = settings_.arena_bytes;
-    const uint64_t at = arena_head_ % cap;
+    const uint64_t at = arena_at_;
     uint8_t* dst = arena_ + (at + need > cap ? 0 : at);
     stream_copy(dst, data.data(), data.size());
     streamed_ = true;
@@ -328,6 +328,8 @@ inline void FileCarver::put_piece(uint32_t handle, uint64_t offset, std::span<co
     ops_.advance();
     if (ops_.staged() >= kPublishEvery) flush();
     arena_head_ += need;
+    // A piece that wrapped skipped the arena's tail: need = (cap - at) + its lines.
+    arena_at_ = at + need >= cap ? at + need - cap : at + need;
     counters_.inc(CarverCounter::copied_bytes, data.size());
 }
 

@@ -239,6 +239,7 @@ private:
     alignas(64) Counter mbufs_sent_;   // worker-written; read by metrics too
     Counter mbufs_freed_;
     uint64_t arena_head_ = 0;
+    uint64_t arena_at_ = 0;              // arena_head_ % arena_bytes, moved along with it (no division per write)
     uint64_t arena_released_cache_ = 0;  // arena_released_ as last read
     bool streamed_ = false;               // non-temporal stores not yet fenced
     rte_mbuf* backing_ = nullptr;
