@@ -272,10 +272,7 @@ void FileAssembler::write_any(uint64_t offset, std::span<const uint8_t> data) {
         if (offset > std::numeric_limits<uint64_t>::max() - data.size()) return;
         const uint64_t end = offset + data.size();
         max_end_ = std::max(max_end_, end);
-        if (!ranges_.empty() && ranges_.back().end == offset) {
-            ranges_.back().end = end;  // in order: extends the last range, merges with nothing else
-            return;
-        }
+        // (A write in order, the common case, took write()'s inline way.)
         auto lo = std::lower_bound(ranges_.begin(), ranges_.end(), offset,
                                    [](const Range& r, uint64_t v) { return r.end < v; });
         auto hi = std::upper_bound(lo, ranges_.end(), end, [](uint64_t v, const Range& r) { return v < r.start; });
