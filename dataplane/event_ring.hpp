@@ -69,7 +69,7 @@ inline EventRing::EventRing(size_t bytes) {
     buf_ = pages_.as<char>();
     // Touched here, on the thread that makes the ring: else the worker's
     // first pass over it takes a page fault every 4 KiB of events.
-    std::memset(buf_, 0, size_);
+    pages_.touch();
 }
 
 inline std::span<char> EventRing::reserve(size_t max_len) {

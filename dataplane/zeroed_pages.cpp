@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <cstring>
 #include <new>
 
 namespace sluice {
@@ -11,6 +12,10 @@ ZeroedPages::ZeroedPages(size_t bytes) : bytes_(bytes ? bytes : 1) {
     if (p == MAP_FAILED) throw std::bad_alloc();
     if (bytes_ >= kHugePage) madvise(p, bytes_, MADV_HUGEPAGE);
     p_ = p;
+}
+
+void ZeroedPages::touch() {
+    if (p_) std::memset(p_, 0, bytes_);
 }
 
 ZeroedPages::~ZeroedPages() {

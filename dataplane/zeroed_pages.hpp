@@ -38,6 +38,9 @@ public:
         return static_cast<T*>(p_);
     }
     size_t bytes() const { return bytes_; }
+    // Makes every page resident now (writes zeros), so that the thread that
+    // later uses the memory (a worker) takes none of its page faults.
+    void touch();
 
 private:
     void* p_ = nullptr;
