@@ -251,9 +251,14 @@ void FileCarver::flush() {
     ops_.publish();
 }
 
+// After each operation written: publishes every kPublishEvery of them.
+inline void FileCarver::staged_one() {
+    if (ops_.staged() >= kPublishEvery) flush();
+}
+
 inline bool FileCarver::push(const Op& op) {
     if (!ops_.push(op)) return false;
-    if (ops_.staged() >= kPublishEvery) flush();
+    staged_one();
     return true;
 }
 
@@ -326,7 +331,7 @@ inline void FileCarver::put_piece(uint32_t handle, uint64_t offset, std::span<co
     // room_for_data() held: the slot is free.
     stream_line(&ops_.slot(), &op);
     ops_.advance();
-    if (ops_.staged() >= kPublishEvery) flush();
+    staged_one();
     arena_head_ += need;
     // A piece that wrapped skipped the arena's tail: need = (cap - at) + its lines.
     arena_at_ = at + need >= cap ? at + need - cap : at + need;

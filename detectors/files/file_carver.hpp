@@ -198,6 +198,7 @@ private:
     void apply(const Op& op);
     // Worker side.
     bool push(const Op& op);
+    void staged_one();
     uint32_t ring_free(uint32_t want);
     bool room_for_data();
     uint32_t ring_slack() const;  // room a waiting worker waits for beyond the reserve
