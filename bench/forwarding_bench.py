@@ -16,6 +16,14 @@ distinct 5-tuples, replayed forever by net_pcap (infinite_rx keeps every
 packet in an mbuf ring and copies each into a fresh mbuf on receive, the
 same work for both programs), so N flows are concurrent.
 
+With W workers (--workers 1,2,4: one case per count) port 0 has W receive
+queues, one capture file each (rx_pcap given W times) holding N/W of the
+flows, disjoint, as symmetric RSS spreads flows over a NIC's queues. testpmd
+gets --nb-cores=W --rxq=W --txq=W; sluice gets --workers W and, since the
+ports come with --eal, one queue per worker (no dispatcher). The figures are
+then the packets of all queues, per CPU-second of all worker threads
+together, and the scaling table compares each count with one worker.
+
 Each case (frame sizes x flows) starts both programs once, lets each warm up
 (two passes over the capture: every flow exists) and then measures them in
 turns, one at a time (the other is stopped with SIGSTOP, so the two never
@@ -30,6 +38,7 @@ per repeat (adjacent windows) and summarised by median, min and max.
 Run by hand (docs/benchmarks.md), never as a test:
   bench/forwarding_bench.py --sluice build/app/sluice
   bench/forwarding_bench.py --sluice build/app/sluice --sizes 64 --flows 1000000 --repeats 3
+  bench/forwarding_bench.py --sluice build/app/sluice --sizes 64 --flows 1000000 --workers 1,2,4,8
 Writes bench/results/forwarding-<date>.json unless --out says otherwise.
 """
 
@@ -382,25 +391,43 @@ def eal_args(args, case, prefix):
         eal += ["--no-huge", "-m", str(mem_mb)]
     else:
         eal += ["-m", str(mem_mb)]
-    lcores = [f"0@{args.main_cpu}"] + [f"{i + 1}@{args.worker_cpus[i % len(args.worker_cpus)]}" for i in range(args.workers)]
+    cpus = worker_cpus(args)
+    lcores = [f"0@{args.main_cpu}"] + [f"{i + 1}@{cpus[i]}" for i in range(args.workers)]
+    rx = ",".join(f"rx_pcap={p}" for p in case["pcaps"])  # one receive queue per file
     eal += ["--no-pci", f"--file-prefix={prefix}", "--lcores=" + ",".join(lcores), "--log-level=4",
-            "--vdev", f"net_pcap0,rx_pcap={case['pcap']},infinite_rx=1",
+            "--vdev", f"net_pcap0,{rx},infinite_rx=1",
             "--vdev", "net_null0,no-rx=1"]
     return eal
 
 
-def capture_for(args, sizes, flows, packets):
+def worker_cpus(args):
+    """CPU of each worker lcore: --worker-cpus, else the CPUs after the main one."""
+    if args.worker_cpus:
+        return [args.worker_cpus[i % len(args.worker_cpus)] for i in range(args.workers)]
+    n = os.cpu_count() or 1
+    return [(args.main_cpu + 1 + i) % n for i in range(args.workers)]
+
+
+def capture_for(args, sizes, flows, packets, queues=1):
+    """One capture per receive queue, each with flows/queues of the flows (disjoint)."""
     os.makedirs(args.data_dir, exist_ok=True)
-    path = os.path.join(args.data_dir, f"flows-{sizes}-{flows}-{packets}.pcap")
-    if not os.path.exists(path):
-        log(f"  writing {path} ({packets} packets over {flows} flows, sizes {sizes})")
-        tmp = path + ".tmp"
-        subprocess.run([sys.executable, os.path.join(HERE, "gen_flows_pcap.py"), "--flows", str(flows),
-                        "--packets", str(packets), "--sizes", sizes, "--out", tmp], check=True)
-        os.replace(tmp, path)
-    if "," in path or "=" in path or ";" in path:
-        raise BenchError(f"capture path {path} has a character DPDK device arguments cannot carry")
-    return path
+    paths = []
+    per_flows, per_packets = flows // queues, packets // queues
+    for q in range(queues):
+        name = f"flows-{sizes}-{flows}-{packets}.pcap" if queues == 1 else \
+            f"flows-{sizes}-{flows}-{packets}-q{q}of{queues}.pcap"
+        path = os.path.join(args.data_dir, name)
+        if not os.path.exists(path):
+            log(f"  writing {path} ({per_packets} packets over {per_flows} flows from flow {q * per_flows}, sizes {sizes})")
+            tmp = path + ".tmp"
+            subprocess.run([sys.executable, os.path.join(HERE, "gen_flows_pcap.py"), "--flows", str(per_flows),
+                            "--first-flow", str(q * per_flows), "--packets", str(per_packets), "--sizes", sizes,
+                            "--out", tmp], check=True)
+            os.replace(tmp, path)
+        if "," in path or "=" in path or ";" in path:
+            raise BenchError(f"capture path {path} has a character DPDK device arguments cannot carry")
+        paths.append(path)
+    return paths
 
 
 def summarize(values):
@@ -423,13 +450,18 @@ def ratio(a, b):
 
 
 def run_case(args, sizes, flows):
+    if flows % args.workers:
+        raise BenchError(f"{flows} flows cannot be shared evenly by {args.workers} workers")
     packets = args.packets or max(flows, args.min_packets)
     if packets % flows:
         packets += flows - packets % flows  # every flow the same number of packets per pass
-    case = {"sizes": sizes, "flows": flows, "packets": packets, "workers": args.workers}
-    case["pcap"] = capture_for(args, sizes, flows, packets)
+    case = {"sizes": sizes, "flows": flows, "packets": packets, "workers": args.workers,
+            "worker_cpus": worker_cpus(args)}
+    case["pcaps"] = capture_for(args, sizes, flows, packets, args.workers)
+    case["pcap"] = case["pcaps"][0]
     case["mbufs"] = packets + 16384 + 4 * (args.rxd + args.txd) * args.workers
-    case["flow_capacity"] = args.flow_capacity or max(262144, 2 * flows)
+    # flow.capacity is per worker; each worker holds flows / workers of them.
+    case["flow_capacity"] = args.flow_capacity or max(262144, 2 * flows // args.workers)
     log(f"case: sizes {sizes}, {flows} flows, {packets} packets in the capture, {args.workers} worker(s)")
 
     tmp = tempfile.mkdtemp(prefix="sluice-bench-")
@@ -558,7 +590,7 @@ def print_table(results):
     print()
     print("Forwarding, Mpps per worker core: per CPU-second the worker thread got (wall-clock figure in brackets);")
     print("median over repeats; spread = (max-min)/median; ratio = sluice/testpmd per repeat, median min max")
-    hdr = (f"{'sizes':>5} {'flows':>8} | {'testpmd':>17} {'spread':>6} | {'program':>10} {'Mpps/core':>17} {'spread':>6} | "
+    hdr = (f"{'sizes':>5} {'flows':>8} {'wk':>2} | {'testpmd':>17} {'spread':>6} | {'program':>10} {'Mpps/core':>17} {'spread':>6} | "
            f"{'ratio':>5} {'min':>5} {'max':>5} | {'wall ratio':>10}")
     print(hdr)
     print("-" * len(hdr))
@@ -568,9 +600,53 @@ def print_table(results):
         for n in s["ratio_cpu"]:
             slc, slw = s[n]["mpps_per_core_cpu"], s[n]["mpps_per_core_wall"]
             rc, rw = s["ratio_cpu"][n], s["ratio_wall"][n]
-            print(f"{r['sizes']:>5} {r['flows']:>8} | {fmt(tpc):>7} ({fmt(tpw):>7}) {(tpc or {}).get('spread_pct', 0):5.1f}% | "
+            print(f"{r['sizes']:>5} {r['flows']:>8} {r['workers']:>2} | {fmt(tpc):>7} ({fmt(tpw):>7}) {(tpc or {}).get('spread_pct', 0):5.1f}% | "
                   f"{n:>10} {fmt(slc):>7} ({fmt(slw):>7}) {(slc or {}).get('spread_pct', 0):5.1f}% | "
                   f"{fmt(rc):>5} {fmt(rc, 'min'):>5} {fmt(rc, 'max'):>5} | {fmt(rw):>10}")
+
+
+def scaling(results):
+    """Per (sizes, flows) with several worker counts: each count's total rate
+    (packets per wall second, all workers) and per-core rate against one worker."""
+    out = []
+    groups = {}
+    for r in results:
+        groups.setdefault((r["sizes"], r["flows"]), {})[r["workers"]] = r
+    for (sizes, flows), by_w in groups.items():
+        if len(by_w) < 2 or 1 not in by_w:
+            continue
+        base = by_w[1]["summary"]
+        for w in sorted(by_w):
+            s = by_w[w]["summary"]
+            for name in [n for n in s if n not in ("ratio_cpu", "ratio_wall")]:
+                if name not in base:
+                    continue
+                per_core = (s[name]["mpps_per_core_cpu"] or {}).get("median")
+                per_core1 = (base[name]["mpps_per_core_cpu"] or {}).get("median")
+                total = (s[name]["mpps_wall"] or {}).get("median")
+                total1 = (base[name]["mpps_wall"] or {}).get("median")
+                out.append({"sizes": sizes, "flows": flows, "workers": w, "program": name,
+                            "mpps_wall": total, "mpps_per_core_cpu": per_core,
+                            "speedup_wall": ratio(total, total1),
+                            "per_core_efficiency": ratio(per_core, per_core1),
+                            "ratio_to_testpmd_cpu": (s["ratio_cpu"].get(name) or {}).get("median")})
+    return out
+
+
+def print_scaling(rows):
+    if not rows:
+        return
+    print()
+    print("Scaling with workers: total Mpps (wall clock, all workers), speed-up over one worker, and Mpps per")
+    print("worker CPU-second against one worker's (efficiency); ratio = sluice/testpmd per CPU-second")
+    hdr = f"{'sizes':>5} {'flows':>8} {'program':>10} {'wk':>2} | {'Mpps':>7} {'speed-up':>8} | {'Mpps/core':>9} {'effic.':>6} | {'ratio':>5}"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        f = lambda v, d=3: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
+        print(f"{r['sizes']:>5} {r['flows']:>8} {r['program']:>10} {r['workers']:>2} | {f(r['mpps_wall']):>7} "
+              f"{f(r['speedup_wall'], 2):>8} | {f(r['mpps_per_core_cpu']):>9} {f(r['per_core_efficiency'], 2):>6} | "
+              f"{f(r['ratio_to_testpmd_cpu']):>5}")
 
 
 def host_info():
@@ -623,7 +699,9 @@ def main():
     ap.add_argument("--warmup-passes", type=int, default=2, help="passes over the capture before measuring")
     ap.add_argument("--start-timeout", type=float, default=600)
     ap.add_argument("--main-cpu", type=int, default=0, help="CPU of the main lcore")
-    ap.add_argument("--worker-cpus", default="1", help="comma list of CPUs for worker lcores")
+    ap.add_argument("--workers", default="1", help="comma list of worker counts, one case each (default 1)")
+    ap.add_argument("--worker-cpus", default="", help="comma list of CPUs for worker lcores (default: the CPUs after "
+                                                        "--main-cpu, one per worker)")
     ap.add_argument("--burst", type=int, default=32)
     ap.add_argument("--rxd", type=int, default=1024)
     ap.add_argument("--txd", type=int, default=1024)
@@ -640,9 +718,14 @@ def main():
     ap.add_argument("--out", help="JSON result file (default: bench/results/<name>-<date>.json)")
     extra = os.environ.get("SLUICE_BENCH_ARGS", "").split()
     args = ap.parse_args(sys.argv[1:] + extra)
-    # One worker: net_pcap with one capture file is one RX queue. Several workers
-    # need one capture file per queue (rx_pcap given once per queue), see docs/benchmarks.md.
-    args.workers = 1
+    # Several workers: one capture file per receive queue (rx_pcap given once per queue).
+    try:
+        workers_list = [int(w) for w in args.workers.split(",") if w.strip()]
+    except ValueError:
+        ap.error(f"--workers {args.workers}: a comma list of counts")
+    if not workers_list or any(w < 1 or w > 64 for w in workers_list):
+        ap.error(f"--workers {args.workers}: counts from 1 to 64")
+    args.workers = workers_list[0]
     args.worker_cpus = [int(c) for c in args.worker_cpus.split(",") if c.strip()]
     sizes_list = [s.strip() for s in args.sizes.split(",") if s.strip()]
     flows_list = [int(f) for f in args.flows.split(",") if f.strip()]
@@ -683,7 +766,8 @@ def main():
             "sluice": "--inline net_pcap0,net_null0 --mode ips",
             "repeats": args.repeats, "window_s": args.window, "settle_s": args.settle,
             "warmup_passes": args.warmup_passes, "burst": args.burst, "rxd": args.rxd, "txd": args.txd,
-            "main_cpu": args.main_cpu, "worker_cpus": args.worker_cpus,
+            "main_cpu": args.main_cpu, "worker_cpus": args.worker_cpus or "the CPUs after main_cpu",
+            "workers": workers_list, "queues": "one receive queue (capture file) per worker",
             "mpps_per_core_cpu": "packets sent on port 1 / CPU seconds of the worker thread(s) (schedstat)",
             "mpps_per_core_wall": "packets sent on port 1 / wall seconds / workers",
             "frame_sizes": "wire sizes with FCS; 64 = 60-byte frames in DPDK, imix = 64/594/1518 at 7:4:1",
@@ -693,27 +777,29 @@ def main():
     }
     rc = 0
     interrupted = False
-    for sizes in sizes_list:
-        for flows in flows_list:
-            if interrupted:
-                break
-            try:
-                doc["cases"].append(run_case(args, sizes, flows))
-            except BenchError as e:
-                log(f"case {sizes}/{flows} failed: {e}")
-                doc["cases"].append({"sizes": sizes, "flows": flows, "workers": args.workers, "error": str(e)})
-                rc = 1
-            except KeyboardInterrupt:
-                log("interrupted: programs stopped, partial results kept")
-                doc["cases"].append({"sizes": sizes, "flows": flows, "workers": args.workers, "error": "interrupted"})
-                interrupted = True
-            os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-            doc["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
-            doc["host"]["loadavg_end"] = os.getloadavg()
-            with open(out, "w") as fh:
-                json.dump(doc, fh, indent=1)
+    for sizes, flows, workers in [(s, f, w) for s in sizes_list for f in flows_list for w in workers_list]:
+        args.workers = workers
+        if interrupted:
+            break
+        try:
+            doc["cases"].append(run_case(args, sizes, flows))
+        except BenchError as e:
+            log(f"case {sizes}/{flows} failed: {e}")
+            doc["cases"].append({"sizes": sizes, "flows": flows, "workers": args.workers, "error": str(e)})
+            rc = 1
+        except KeyboardInterrupt:
+            log("interrupted: programs stopped, partial results kept")
+            doc["cases"].append({"sizes": sizes, "flows": flows, "workers": args.workers, "error": "interrupted"})
+            interrupted = True
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        doc["finished"] = datetime.datetime.now().isoformat(timespec="seconds")
+        doc["host"]["loadavg_end"] = os.getloadavg()
+        with open(out, "w") as fh:
+            json.dump(doc, fh, indent=1)
     ok = [c for c in doc["cases"] if "summary" in c]
     print_table(ok)
+    doc["scaling"] = scaling(ok)
+    print_scaling(doc["scaling"])
     for c in ok:
         if c["sizes"] == TARGET["sizes"] and c["flows"] == TARGET["flows"] and c["workers"] == TARGET["workers"]:
             r = c["summary"]["ratio_cpu"]["sluice"]

@@ -9,6 +9,9 @@ are TCP (ACK|PSH, picked up midstream, so the flow table tracks them as
 established), odd flows UDP. Clients are in 198.18.0.0/16, servers in
 198.19.0.0/16 (the RFC 2544 benchmark range); a client address and source
 port pair is unique per flow, so up to 2^16 * 60000 flows are distinct.
+--first-flow K numbers the file's flows from K: the multi-worker benchmark
+writes one file per receive queue with disjoint flows (queue q gets flows
+q*N .. q*N+N-1), as symmetric RSS would spread them over a NIC's queues.
 
 Sizes are frame sizes on the wire including the 4-byte FCS, as in RFC 2544:
 "64" gives 60-byte frames in the capture (what DPDK counts as pkt_len),
@@ -61,8 +64,8 @@ def flow_tuple(f):
     return client, sport, server, dport, tcp
 
 
-def build(flows, packets, sizes, out):
-    if flows < 1 or flows > (1 << 16) * 60000:
+def build(flows, packets, sizes, out, first=0):
+    if flows < 1 or first < 0 or first + flows > (1 << 16) * 60000:
         raise SystemExit("flows out of range")
     # Payload bytes and their 16-bit sums, one per frame size and protocol.
     eth = bytes.fromhex("020000000002" "020000000001" "0800")
@@ -78,7 +81,7 @@ def build(flows, packets, sizes, out):
         fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         ts_sec, ts_usec = 1700000000, 0
         for i in range(packets):
-            f = i % flows
+            f = first + i % flows
             wire = sizes[i % len(sizes)]
             client, sport, server, dport, tcp = flow_tuple(f)
             body, body_sum = payloads[(wire, tcp)]
@@ -111,9 +114,10 @@ def main():
     ap.add_argument("--flows", type=int, required=True, help="distinct 5-tuples")
     ap.add_argument("--packets", type=int, help="packets in the file (default: the number of flows)")
     ap.add_argument("--sizes", default="64", help='"64", "imix" or a comma list of wire sizes (64..1518)')
+    ap.add_argument("--first-flow", type=int, default=0, help="number of the file's first flow (default 0)")
     ap.add_argument("--out", required=True, help="capture file to write")
     a = ap.parse_args()
-    build(a.flows, a.packets or a.flows, wire_sizes(a.sizes), a.out)
+    build(a.flows, a.packets or a.flows, wire_sizes(a.sizes), a.out, a.first_flow)
 
 
 if __name__ == "__main__":

@@ -44,10 +44,10 @@ def main():
     policy = os.path.join(a.data_dir, "modbus-bench-policy.yaml")
     if not os.path.exists(pcap + ".meta.json"):
         pcap_bench.log(f"generating {pcap}")
-        subprocess.run(["/usr/bin/python3", os.path.join(HERE, "gen_modbus_pcap.py"), "--out", pcap, "--packets",
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_modbus_pcap.py"), "--out", pcap, "--packets",
                         str(a.packets), "--seed", str(a.seed), "--policy", policy], check=True)
     elif not os.path.exists(policy):
-        subprocess.run(["/usr/bin/python3", os.path.join(HERE, "gen_modbus_pcap.py"), "--out", os.devnull + ".x",
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_modbus_pcap.py"), "--out", os.devnull + ".x",
                         "--packets", "0", "--policy", policy], check=False)
     with open(pcap + ".meta.json") as fh:
         meta = json.load(fh)

@@ -68,7 +68,7 @@ def main():
     pcap = os.path.join(a.data_dir, f"smb-{a.mbytes}M-s{a.seed}.pcap")
     if not os.path.exists(pcap + ".meta.json"):
         pcap_bench.log(f"generating {pcap}")
-        subprocess.run(["/usr/bin/python3", os.path.join(HERE, "gen_smb_pcap.py"), "--out", pcap, "--bytes",
+        subprocess.run([sys.executable, os.path.join(HERE, "gen_smb_pcap.py"), "--out", pcap, "--bytes",
                         str(a.mbytes << 20), "--seed", str(a.seed)], check=True)
     with open(pcap + ".meta.json") as fh:
         meta = json.load(fh)
