@@ -469,11 +469,17 @@ const ConfigKey kKeys[] = {
      "and frees the packet at once (the packet buffer stays in the worker's cache); off: it hands the packet over by "
      "reference and the carving thread gives it back when done.", "", nullptr, BIND_FLAG(smb.offload_copy)},
     {"smb.file.offload-arena", KeyType::size, "4MiB", 256 * KiB, 1 * GiB, {},
-     "Per worker: bytes of the arena file data is copied into for the carving thread (smb.file.offload-copy); a write "
+     "Per carving thread: bytes of the arena file data is copied into (smb.file.offload-copy); a write "
      "that finds it full goes by packet reference.", "", nullptr, BIND_NUMBER(smb.offload_arena)},
+    {"smb.file.offload-threads", KeyType::integer, "1", 1, 16, {},
+     "Carving threads per worker: each file goes to one of them in turn, which copies, hashes and spills it. "
+     "More than one where a single thread cannot hash file data as fast as the worker hands it over (its "
+     "files.offload.by_reference_arena_full count grows); the worker's smb.file.offload-mbufs, "
+     "smb.file.memory-total and smb.file.spill-total are shared out between them, each has its own arena.",
+     "", nullptr, BIND_NUMBER(smb.offload_threads)},
     {"smb.file.offload-cpus", KeyType::string_list, "", 0, 0, {},
-     "CPUs for the carving threads: worker i's runs on cpus[i % n]; empty: no pinning (they share the main "
-     "lcore's CPUs with the other non-worker threads).", "", check_cpu_number, apply_cpus<CarverCpus>,
+     "CPUs for the carving threads: worker i's thread j (of k) runs on cpus[(i * k + j) % n]; empty: no pinning "
+     "(they share the main lcore's CPUs with the other non-worker threads).", "", check_cpu_number, apply_cpus<CarverCpus>,
      get_cpus<CarverCpus>},
     {"smb.file.memory-total", KeyType::size, "64MiB", 1 * MiB, 64 * GiB, {},
      "Per worker: file content held in memory; files spill to disk beyond.", "", nullptr,

@@ -163,6 +163,7 @@ public:
     void flush();
     // Files handed over (slots in use) whose result was not yet polled.
     uint32_t in_flight() const { return static_cast<uint32_t>(slots_in_use_.get()); }
+    bool has_free_slot() const { return !free_slots_.empty(); }  // worker side
     uint32_t mbufs_held() const;
 
     const CounterSet<CarverCounter>& counters() const { return counters_; }

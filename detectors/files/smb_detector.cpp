@@ -43,6 +43,37 @@ uint64_t smb_pdus(const SmbWorkerContext& c) {
            c.counters().get(SmbCounter::pdus_encrypted);
 }
 
+// Several carving threads per worker (smb.file.offload-threads): each file goes
+// to one of them, in turn among those with a free file slot, and all its
+// writes follow it. The sink handle carries the thread's index in its low bits.
+class CarverLanes final : public ContentSink {
+public:
+    CarverLanes(std::span<const std::unique_ptr<FileCarver>> lanes, unsigned bits)
+        : lanes_(lanes), bits_(bits), mask_((1u << bits) - 1) {}
+
+    uint32_t open(uint64_t size_hint) override {
+        const uint32_t n = static_cast<uint32_t>(lanes_.size());
+        uint32_t lane = next_;
+        for (uint32_t tries = 0; tries < n && !lanes_[lane]->has_free_slot(); ++tries) lane = lane + 1 == n ? 0 : lane + 1;
+        next_ = lane + 1 == n ? 0 : lane + 1;
+        const uint32_t h = lanes_[lane]->open(size_hint);  // none free: counted there (no_slot)
+        return h == kNoHandle ? kNoHandle : (h << bits_) | lane;
+    }
+    void write(uint32_t handle, uint64_t offset, std::span<const uint8_t> data) override {
+        lanes_[handle & mask_]->write(handle >> bits_, offset, data);
+    }
+    void finish(uint32_t handle, uint64_t required_end) override {
+        lanes_[handle & mask_]->finish(handle >> bits_, required_end);
+    }
+    void abort(uint32_t handle) override { lanes_[handle & mask_]->abort(handle >> bits_); }
+
+private:
+    std::span<const std::unique_ptr<FileCarver>> lanes_;
+    unsigned bits_;
+    uint32_t mask_;
+    uint32_t next_ = 0;
+};
+
 }  // namespace
 
 SmbDetectorSettings smb_detector_settings(const Config& c) {
@@ -52,6 +83,7 @@ SmbDetectorSettings smb_detector_settings(const Config& c) {
     s.max_gates = std::max<uint32_t>(c.capture.hold_packets, 1);
     const uint32_t share = c.capture.mbufs / (4 * std::max<uint32_t>(c.workers, 1));
     s.smb.offload_mbufs = std::max<uint32_t>(std::min(s.smb.offload_mbufs, share), 64);
+    s.smb.offload_threads = std::clamp<uint32_t>(s.smb.offload_threads, 1, 16);
     return s;
 }
 
@@ -89,17 +121,30 @@ SmbDetector::SmbDetector(SmbDetectorSettings settings, std::shared_ptr<ScanServi
         port_ = &scanner_->port(services_.worker_id());
     }
     if (settings_.smb.carve_files && settings_.smb.offload && !services_.ips()) {
+        // The worker's budgets (packet references, memory, spill) are shared
+        // out between its carving threads; each has an arena of its own.
+        const uint32_t k = std::max<uint32_t>(settings_.smb.offload_threads, 1);
         FileCarverSettings cs;
         cs.files = settings_.smb.files;
-        cs.max_mbufs = std::max<uint32_t>(settings_.smb.offload_mbufs, 1);
+        cs.files.memory_total = std::max<uint64_t>(cs.files.memory_total / k, 1);
+        cs.files.spill_total /= k;
+        cs.max_mbufs = std::max<uint32_t>(settings_.smb.offload_mbufs / k, 1);
         cs.copy = settings_.smb.offload_copy;
         cs.arena_bytes = settings_.smb.offload_arena;
         cs.offline = services_.offline();
-        if (const auto& cpus = settings_.smb.offload_cpus; !cpus.empty())
-            cs.cpu = static_cast<int>(cpus[services_.worker_id() % cpus.size()]);
-        carver_ = FileCarver::create(cs);
-        carving_.resize(cs.max_files);
-        smb_.files().set_content_sink(carver_.get());
+        const auto& cpus = settings_.smb.offload_cpus;
+        for (uint32_t j = 0; j < k; ++j) {
+            if (!cpus.empty()) cs.cpu = static_cast<int>(cpus[(services_.worker_id() * k + j) % cpus.size()]);
+            carvers_.push_back(FileCarver::create(cs));
+        }
+        while ((1u << lane_bits_) < k) ++lane_bits_;
+        carving_.resize(static_cast<size_t>(cs.max_files) << lane_bits_);
+        if (k == 1) {
+            smb_.files().set_content_sink(carvers_[0].get());
+        } else {
+            lanes_ = std::make_unique<CarverLanes>(carvers_, lane_bits_);
+            smb_.files().set_content_sink(lanes_.get());
+        }
     }
     use_scanner_hash();
 }
@@ -111,12 +156,12 @@ SmbDetector::SmbDetector(SmbDetectorSettings settings, std::shared_ptr<ScanServi
 // With a carver, the carving thread hashes; the content comes back only for a scanner.
 void SmbDetector::use_scanner_hash() {
     smb_.files().set_defer_hash(scanner_ != nullptr && !services_.ips());
-    if (carver_) carver_->set_keep_content(scanner_ != nullptr);
+    for (auto& c : carvers_) c->set_keep_content(scanner_ != nullptr);
 }
 
 SmbDetector::~SmbDetector() {
-    // The carving thread drains and stops first (it holds packet references).
-    carver_.reset();
+    // The carving threads drain and stop first (they hold packet references).
+    carvers_.clear();
 }
 
 void SmbDetector::on_snapshot(const DetectionSnapshot& snapshot) {
@@ -165,7 +210,7 @@ void SmbDetector::on_stream_data(StreamContext& ctx, Direction dir, uint64_t off
     FlowState* st = state(ctx.flow);
     if (!st && !(st = flow_state(ctx))) return;
     // File data inside the packet's mbuf goes to the carver by reference.
-    if (carver_) carver_->set_backing(ctx.packet ? ctx.packet->mbuf : nullptr);
+    for (auto& c : carvers_) c->set_backing(ctx.packet ? ctx.packet->mbuf : nullptr);
     decode_as_current(ctx, *st, [&] {
         const bool unknown = ctx.flow.app_proto == AppProto::unknown;
         const uint64_t before = unknown ? smb_pdus(smb_) : 0;
@@ -173,7 +218,7 @@ void SmbDetector::on_stream_data(StreamContext& ctx, Direction dir, uint64_t off
         if (unknown && smb_pdus(smb_) != before) ctx.flow.app_proto = AppProto::smb;
         if (st->block_chunk || st->joined) after_chunk(ctx, *st, dir);  // else it has nothing to do
     });
-    if (carver_) carver_->set_backing(nullptr);
+    for (auto& c : carvers_) c->set_backing(nullptr);
 }
 
 void SmbDetector::on_stream_gap(StreamContext& ctx, Direction dir, uint64_t offset, uint64_t len) {
@@ -253,7 +298,7 @@ bool SmbDetector::wait_offline(const std::function<bool()>& done) {
 void SmbDetector::on_file_finished(FileInfo& info) {
     if (!current_) return;
     StreamContext& ctx = *current_;
-    if (info.file.carved_elsewhere && carver_ && info.file.sink_handle < carving_.size()) {
+    if (info.file.carved_elsewhere && !carvers_.empty() && info.file.sink_handle < carving_.size()) {
         // Its content, hash and final state come back from the carver (poll).
         CarvingFile& c = carving_[info.file.sink_handle];
         c.used = true;
@@ -464,7 +509,7 @@ void SmbDetector::on_flow_end(Flow& flow) {
     if (!st) return;
     // Files at the carver: reading a capture they come back before the flow
     // ends (their events before its flow event); live they are logged without it.
-    if (st->carving && carver_) {
+    if (st->carving && !carvers_.empty()) {
         if (services_.offline()) {
             while (st->carving) {
                 poll_carved();
@@ -488,19 +533,23 @@ void SmbDetector::on_flow_end(Flow& flow) {
 }
 
 void SmbDetector::poll() {
-    if (carver_) poll_carved();  // also publishes the burst's writes and frees returned mbufs
+    if (!carvers_.empty()) poll_carved();  // also publishes the burst's writes and frees returned mbufs
     if (!port_) return;
     if (port_->outstanding()) poll_results();
     check_deadlines();
 }
 
 void SmbDetector::poll_carved() {
-    carver_->poll([this](CarvedFile& c) { handle_carved(c); });
+    for (uint32_t lane = 0; lane < carvers_.size(); ++lane)
+        carvers_[lane]->poll([this, lane](CarvedFile& c) {
+            handle_carved(c, c.handle < (ContentSink::kNoHandle >> lane_bits_) ? (c.handle << lane_bits_) | lane
+                                                                                : ContentSink::kNoHandle);
+        });
 }
 
-void SmbDetector::handle_carved(CarvedFile& c) {
-    if (c.handle >= carving_.size() || !carving_[c.handle].used) return;  // dropped unfinished
-    CarvingFile& e = carving_[c.handle];
+void SmbDetector::handle_carved(CarvedFile& c, uint32_t handle) {
+    if (handle >= carving_.size() || !carving_[handle].used) return;  // dropped unfinished
+    CarvingFile& e = carving_[handle];
     e.used = false;
     FileInfo info = std::move(e.info);
     FileRecord rec = std::move(e.rec);
@@ -642,11 +691,14 @@ void SmbDetector::free_gate(uint32_t index) {
 }
 
 uint32_t SmbDetector::outstanding() const {
-    return (port_ ? port_->outstanding() : 0) + (carver_ ? carver_->in_flight() : 0);
+    uint32_t n = port_ ? port_->outstanding() : 0;
+    for (const auto& c : carvers_) n += c->in_flight();
+    return n;
 }
 
 bool SmbDetector::pending() const {
-    if (carver_ && carver_->in_flight()) return true;  // the carving thread always gets through
+    for (const auto& c : carvers_)
+        if (c->in_flight()) return true;  // the carving threads always get through
     if (!port_ || port_->outstanding() == 0) return false;
     if (services_.offline()) return true;  // a capture's verdicts are all written
     // Live, at exit: wait for verdicts at most as long as a hold would.
@@ -733,26 +785,34 @@ void SmbDetector::metrics(std::span<const Detector* const> instances, MetricSamp
             CounterSet<FileCounter> carving;
             for (size_t i = 0; i < CounterSet<FileCounter>::size; ++i) {
                 uint64_t v = d.smb_context().files().counters().get(i);
-                if (d.carver()) v += d.carver()->carving_counters().get(i);
+                for (const auto& c : d.carvers()) v += c->carving_counters().get(i);
                 carving.inc(static_cast<FileCounter>(i), v);
             }
             add_set(carving, "sluice_files_carving_total", "File reassembly (carving), by event.", "event", worker, out);
         }
-        if (d.carver())
-            add_set(d.carver()->counters(), "sluice_files_offload_total",
-                    "File data handed from the worker to its carving thread, by event.", "event", worker, out);
+        if (!d.carvers().empty()) {
+            CounterSet<CarverCounter> offload;
+            for (const auto& c : d.carvers())
+                for (size_t i = 0; i < CounterSet<CarverCounter>::size; ++i)
+                    offload.inc(static_cast<CarverCounter>(i), c->counters().get(i));
+            add_set(offload, "sluice_files_offload_total",
+                    "File data handed from the worker to its carving threads, by event.", "event", worker, out);
+        }
         add_set(d.counters(), "sluice_files_total", "Carved files on their way to the scanner and back, inline holds, by event.",
                 "event", worker, out);
-        const FileCarver* carver = d.carver();
+        uint64_t memory = d.smb_context().files().memory_used(), spill = d.smb_context().files().spill_used(), held = 0;
+        for (const auto& c : d.carvers()) {
+            memory += c->memory_used();
+            spill += c->spill_used();
+            held += c->mbufs_held();
+        }
         out.push_back({"sluice_files_memory_bytes", "File content held in memory by the carver.", false,
-                       {{"worker", worker}},
-                       static_cast<double>(d.smb_context().files().memory_used() + (carver ? carver->memory_used() : 0))});
+                       {{"worker", worker}}, static_cast<double>(memory)});
         out.push_back({"sluice_files_spill_bytes", "File content in spill files owned by the carver.", false,
-                       {{"worker", worker}},
-                       static_cast<double>(d.smb_context().files().spill_used() + (carver ? carver->spill_used() : 0))});
-        if (carver)
-            out.push_back({"sluice_files_offload_mbufs", "Packet buffers the carving thread holds references on.", false,
-                           {{"worker", worker}}, static_cast<double>(carver->mbufs_held())});
+                       {{"worker", worker}}, static_cast<double>(spill)});
+        if (!d.carvers().empty())
+            out.push_back({"sluice_files_offload_mbufs", "Packet buffers the carving threads hold references on.", false,
+                           {{"worker", worker}}, static_cast<double>(held)});
         out.push_back({"sluice_files_gates", "Inline file holds in use (waiting or draining).", false, {{"worker", worker}},
                        static_cast<double>(d.gates().in_use())});
         out.push_back({"sluice_files_outstanding", "Files handed off the worker (carving thread, scanner), not yet taken back.", false, {{"worker", worker}},
@@ -797,7 +857,7 @@ void SmbDetector::write_stats(std::span<const Detector* const> instances, JsonWr
         uint64_t sum = 0;
         for (const Detector* d : instances) {
             sum += as_smb(d)->smb_context().files().counters().get(i);
-            if (const FileCarver* c = as_smb(d)->carver()) sum += c->carving_counters().get(i);
+            for (const auto& c : as_smb(d)->carvers()) sum += c->carving_counters().get(i);
         }
         if (sum) w.kv(CounterSet<FileCounter>::name(i), sum);
     }
@@ -806,7 +866,7 @@ void SmbDetector::write_stats(std::span<const Detector* const> instances, JsonWr
     for (size_t i = 0; i < CounterSet<CarverCounter>::size; ++i) {
         uint64_t sum = 0;
         for (const Detector* d : instances)
-            if (const FileCarver* c = as_smb(d)->carver()) sum += c->counters().get(i);
+            for (const auto& c : as_smb(d)->carvers()) sum += c->counters().get(i);
         if (sum) w.kv(CounterSet<CarverCounter>::name(i), sum);
     }
     w.end_object();

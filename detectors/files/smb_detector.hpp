@@ -25,6 +25,7 @@
 //
 // Carving off the worker (ids mode, smb.file.offload, the default): the
 // worker's file assemblers hand their writes to a FileCarver (file_carver.hpp),
+// or to one of several (smb.file.offload-threads: each file to one, in turn),
 // copied into its arena with non-temporal stores on the in-order path
 // (smb.file.offload-copy; by packet reference when that is off or the arena
 // is full); its carving thread copies, spills,
@@ -95,7 +96,8 @@ public:
     const CounterSet<FilesCounter>& counters() const { return counters_; }
     const FileGates& gates() const { return gates_; }
     const ScanService* scanner() const { return scanner_.get(); }
-    const FileCarver* carver() const { return carver_.get(); }
+    // The carving threads (ids with smb.file.offload; smb.file.offload-threads of them).
+    std::span<const std::unique_ptr<FileCarver>> carvers() const { return carvers_; }
     // Files handed off the worker (carver, scanner) and not yet taken back.
     uint32_t outstanding() const;
     // Whether `flow` has SMB state (made at its first SMB stream data).
@@ -128,7 +130,7 @@ private:
     // in ips when `packet` completed it). flow/st may be null (flow ended).
     void route_file(FileInfo& info, FileRecord rec, Flow* flow, FlowState* st, PacketRef* packet);
     void poll_carved();
-    void handle_carved(CarvedFile& c);
+    void handle_carved(CarvedFile& c, uint32_t handle);
     // Capture input: retries `done` (polling results in between) until it
     // succeeds or a scan's worst case passed; live input: one try.
     bool wait_offline(const std::function<bool()>& done);
@@ -155,8 +157,10 @@ private:
 
     StreamContext* current_ = nullptr;  // the flow/packet whose data is being decoded
     FlowState* current_state_ = nullptr;
-    std::vector<CarvingFile> carving_;    // files at the carver, by its handle
-    std::unique_ptr<FileCarver> carver_;  // last: stopped first
+    std::vector<CarvingFile> carving_;     // files at the carving threads, by sink handle
+    std::unique_ptr<ContentSink> lanes_;   // several carving threads: the sink that spreads files over them
+    unsigned lane_bits_ = 0;               // a sink handle is (carver handle << lane_bits_) | carver index
+    std::vector<std::unique_ptr<FileCarver>> carvers_;  // last: stopped first
     mutable uint64_t drain_started_ns_ = 0;  // pending(): when the worker began waiting at exit
 };
 

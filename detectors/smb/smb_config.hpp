@@ -60,7 +60,8 @@ struct SmbConfig {
     bool offload = true;                     // smb.file.offload: ids carves on a carving thread (FileCarver)
     uint32_t offload_mbufs = 4096;           // smb.file.offload-mbufs: packet references one worker's carver holds
     bool offload_copy = true;                // smb.file.offload-copy: the worker copies into the carver's arena (non-temporal stores)
-    uint32_t offload_arena = 4u << 20;       // smb.file.offload-arena: bytes of that arena per worker
+    uint32_t offload_arena = 4u << 20;       // smb.file.offload-arena: bytes of that arena per carving thread
+    uint32_t offload_threads = 1;            // smb.file.offload-threads: carving threads per worker
     std::vector<unsigned> offload_cpus;      // smb.file.offload-cpus: worker i's carving thread on cpus[i % n]
     FileStoreConfig files;
 };

@@ -7,7 +7,9 @@
 // input on port 445, and flows that end while their files are being scanned.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "app/config.hpp"
@@ -454,7 +456,7 @@ TEST_F(SmbDetectorTest, WithoutScannerFilesAreLoggedAsTheyFinish) {
 // too. ips and smb.file.offload=false carve on the worker.
 TEST_F(SmbDetectorTest, IdsCarvesOnTheCarvingThreadAndLogsFromPoll) {
     make(false, true, false, /*with_scanner=*/false);
-    ASSERT_NE(det->carver(), nullptr);
+    ASSERT_EQ(det->carvers().size(), 1u);
     const Bytes content = pattern(200000, 31);
     feeder->run(upload("big.bin", content));
     EXPECT_EQ(det->smb_context().files().counters().get(FileCounter::bytes_kept), 0u);
@@ -467,20 +469,61 @@ TEST_F(SmbDetectorTest, IdsCarvesOnTheCarvingThreadAndLogsFromPoll) {
     EXPECT_EQ(fi[0]["fileinfo"]["size"], content.size());
     EXPECT_EQ(fi[0]["fileinfo"]["filename"], "big.bin");
     EXPECT_EQ(fi[0]["flow_id"], flow.flow_id);
-    EXPECT_EQ(det->carver()->carving_counters().get(FileCounter::bytes_kept), content.size());
+    EXPECT_EQ(det->carvers()[0]->carving_counters().get(FileCounter::bytes_kept), content.size());
     // The harness's packets have no mbuf: the worker copied into the arena.
-    EXPECT_EQ(det->carver()->counters().get(CarverCounter::copied_bytes), content.size());
-    EXPECT_EQ(det->carver()->in_flight(), 0u);
+    EXPECT_EQ(det->carvers()[0]->counters().get(CarverCounter::copied_bytes), content.size());
+    EXPECT_EQ(det->carvers()[0]->in_flight(), 0u);
+    EXPECT_FALSE(det->pending());
+}
+
+// smb.file.offload-threads: files go to the carving threads in turn, every
+// write of a file to its own thread; hashes, sizes and names are as with one.
+TEST_F(SmbDetectorTest, SeveralCarvingThreadsShareTheFiles) {
+    settings.smb.offload_threads = 3;
+    settings.smb.offload_mbufs = 300;
+    make(false, true, false, /*with_scanner=*/false);
+    ASSERT_EQ(det->carvers().size(), 3u);
+    std::vector<Bytes> contents;
+    auto name_of = [](unsigned i) {
+        char name[16];
+        std::snprintf(name, sizeof name, "f%u.bin", i);
+        return std::string(name);
+    };
+    for (uint16_t i = 0; i < 7; ++i) {
+        contents.push_back(pattern(20000 + 7000 * i, static_cast<uint8_t>(40 + i)));
+        feeder->run(upload(name_of(i), contents.back(), 4096, 1000u * i, i == 0,
+                           Fid{static_cast<uint64_t>(0x1000 + i), static_cast<uint64_t>(0x2000 + i)}));
+    }
+    ASSERT_TRUE(drain(*det));
+    const auto fi = services->events_of("fileinfo");
+    ASSERT_EQ(fi.size(), contents.size());
+    std::map<std::string, std::string> sha_by_name;
+    for (const auto& e : fi) {
+        EXPECT_EQ(e["fileinfo"]["state"], "COMPLETE");
+        sha_by_name[e["fileinfo"]["filename"]] = e["fileinfo"]["sha256"];
+    }
+    for (size_t i = 0; i < contents.size(); ++i)
+        EXPECT_EQ(sha_by_name[name_of(static_cast<unsigned>(i))], hex_sha(contents[i])) << i;
+    uint64_t bytes = 0;
+    for (const auto& c : det->carvers()) {
+        EXPECT_GE(c->counters().get(CarverCounter::files), 2u);  // 7 files over 3 threads, in turn
+        EXPECT_EQ(c->in_flight(), 0u);
+        EXPECT_EQ(c->counters().get(CarverCounter::no_slot), 0u);
+        bytes += c->carving_counters().get(FileCounter::bytes_kept);
+    }
+    uint64_t total = 0;
+    for (const auto& b : contents) total += b.size();
+    EXPECT_EQ(bytes, total);
     EXPECT_FALSE(det->pending());
 }
 
 TEST_F(SmbDetectorTest, IpsAndOffloadOffCarveOnTheWorker) {
     make(true, true, false, false);
-    EXPECT_EQ(det->carver(), nullptr);
+    EXPECT_TRUE(det->carvers().empty());
     settings.smb.offload = false;
     det->on_flow_end(flow);
     make(false, true, false, false);
-    EXPECT_EQ(det->carver(), nullptr);
+    EXPECT_TRUE(det->carvers().empty());
     const Bytes content = pattern(5000, 32);
     feeder->run(upload("w.bin", content));
     EXPECT_EQ(services->events_of("fileinfo").size(), 1u);  // logged as it finishes
