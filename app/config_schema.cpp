@@ -458,7 +458,8 @@ const ConfigKey kKeys[] = {
      "Carve files (off: SMB is decoded and logged, no file content is kept or scanned).", "", nullptr,
      BIND_FLAG(smb.carve_files)},
     {"smb.file.offload", KeyType::boolean, "true", 0, 0, {},
-     "ids mode: file content is copied, hashed and spilled on a carving thread per worker; the worker hands it over "
+     "ids mode: file content is copied, hashed and spilled on a carving thread per worker (smb.file.offload-threads); "
+     "the worker hands it over "
      "by a copy into the thread's arena or by packet reference (smb.file.offload-copy; ips carves on the worker).", "", nullptr, BIND_FLAG(smb.offload)},
     {"smb.file.offload-mbufs", KeyType::integer, "4096", 64, 1048576, {},
      "Per worker: packet buffers the carving thread may hold references on; beyond, the worker copies the data "
