@@ -391,8 +391,7 @@ def eal_args(args, case, prefix):
         eal += ["--no-huge", "-m", str(mem_mb)]
     else:
         eal += ["-m", str(mem_mb)]
-    cpus = worker_cpus(args)
-    lcores = [f"0@{args.main_cpu}"] + [f"{i + 1}@{cpus[i]}" for i in range(args.workers)]
+    lcores = [f"0@{args.main_cpu}"] + [f"{i + 1}@{cpu}" for i, cpu in enumerate(case["worker_cpus"])]
     rx = ",".join(f"rx_pcap={p}" for p in case["pcaps"])  # one receive queue per file
     eal += ["--no-pci", f"--file-prefix={prefix}", "--lcores=" + ",".join(lcores), "--log-level=4",
             "--vdev", f"net_pcap0,{rx},infinite_rx=1",
@@ -458,7 +457,6 @@ def run_case(args, sizes, flows):
     case = {"sizes": sizes, "flows": flows, "packets": packets, "workers": args.workers,
             "worker_cpus": worker_cpus(args)}
     case["pcaps"] = capture_for(args, sizes, flows, packets, args.workers)
-    case["pcap"] = case["pcaps"][0]
     case["mbufs"] = packets + 16384 + 4 * (args.rxd + args.txd) * args.workers
     # flow.capacity is per worker; each worker holds flows / workers of them.
     case["flow_capacity"] = args.flow_capacity or max(262144, 2 * flows // args.workers)
@@ -642,8 +640,11 @@ def print_scaling(rows):
     hdr = f"{'sizes':>5} {'flows':>8} {'program':>10} {'wk':>2} | {'Mpps':>7} {'speed-up':>8} | {'Mpps/core':>9} {'effic.':>6} | {'ratio':>5}"
     print(hdr)
     print("-" * len(hdr))
+
+    def f(v, d=3):
+        return "-" if v is None else f"{v:.{d}f}"
+
     for r in rows:
-        f = lambda v, d=3: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
         print(f"{r['sizes']:>5} {r['flows']:>8} {r['program']:>10} {r['workers']:>2} | {f(r['mpps_wall']):>7} "
               f"{f(r['speedup_wall'], 2):>8} | {f(r['mpps_per_core_cpu']):>9} {f(r['per_core_efficiency'], 2):>6} | "
               f"{f(r['ratio_to_testpmd_cpu']):>5}")
