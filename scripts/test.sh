@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: installs what they need, builds the sluice binary in the release
 # tree (build/) and the libraries, unit tests and fuzz targets in a sanitizer
-# tree (build-asan/, ASan+UBSan at -O1), runs the capture and live suites on the
+# tree (build-asan/, ASan+UBSan at -O1, the test programs at -O0), runs the capture and live suites on the
 # release binary and the unit and fuzz suites under the sanitizers, and ends
 # with one line "N passed, N failed[, N skipped]". Live tests need root
 # (network namespaces). Unit tests run only under the sanitizers: building them
