@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <map>
 
+#include "dataplane/text.hpp"
+
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "unknown"
 #endif
@@ -13,8 +15,6 @@
 namespace sluice {
 
 namespace {
-
-constexpr std::string_view kCommandLine = "<command line>";
 
 std::string one_line(std::string_view text) {
     std::string out;
@@ -30,15 +30,6 @@ std::string one_line(std::string_view text) {
 }
 
 Error cli_error(std::string_view msg) { return make_error(fmt::format("{}: {}", kCommandLine, msg)); }
-
-std::string quote_text(std::string_view s) {
-    std::string out = "\"";
-    for (char ch : s) {
-        if (static_cast<unsigned char>(ch) < 0x20) out += fmt::format("\\x{:02x}", static_cast<unsigned char>(ch));
-        else out += ch;
-    }
-    return out + "\"";
-}
 
 // An option that stands for configuration keys: each occurrence becomes
 // these assignments; "{}" is replaced by the option's value.
@@ -175,7 +166,7 @@ Result<CliRequest> Parser::run(std::vector<std::string> args) {
         const std::string& v = key_values["--inline"];
         auto comma = v.find(',');
         bool ok = comma != std::string::npos && comma > 0 && comma + 1 < v.size() && v.find(',', comma + 1) == std::string::npos;
-        if (!ok) return cli_error(fmt::format("--inline: expected two interface names \"A,B\", got {}", quote_text(v)));
+        if (!ok) return cli_error(fmt::format("--inline: expected two interface names \"A,B\", got {}", quote_for_message(v)));
     }
     if (given("--mode") && key_values["--mode"] == "ips" && given("--iface"))
         return cli_error("--mode ips needs --inline: a SPAN port (--iface) cannot drop");
@@ -189,7 +180,7 @@ Result<CliRequest> Parser::run(std::vector<std::string> args) {
             if (n >= results.size()) continue;
             const std::string& a = results[n];
             auto eq = a.find('=');
-            if (eq == std::string::npos || eq == 0) return cli_error(fmt::format("--set: expected KEY=VALUE, got {}", quote_text(a)));
+            if (eq == std::string::npos || eq == 0) return cli_error(fmt::format("--set: expected KEY=VALUE, got {}", quote_for_message(a)));
             std::string key = a.substr(0, eq);
             req.overrides.push_back({a, fmt::format("--set {}", key)});
             continue;

@@ -12,12 +12,11 @@
 #include <set>
 
 #include "dataplane/address_spec.hpp"
+#include "dataplane/text.hpp"
 
 namespace sluice {
 
 namespace {
-
-constexpr std::string_view kCommandLine = "<command line>";
 
 bool from_command_line(std::string_view where) { return where.substr(0, kCommandLine.size()) == kCommandLine; }
 
@@ -26,23 +25,6 @@ bool from_command_line(std::string_view where) { return where.substr(0, kCommand
 std::string located(std::string_view where, std::string_view label, std::string_view msg) {
     if (label.empty()) return fmt::format("{}: {}", where, msg);
     return fmt::format("{}: {}: {}", where, label, msg);
-}
-
-std::string quote_text(std::string_view s) {
-    constexpr size_t kShown = 60;
-    std::string out = "\"";
-    size_t n = 0;
-    for (char ch : s) {
-        if (++n > kShown) {
-            out += "...";
-            break;
-        }
-        auto u = static_cast<unsigned char>(ch);
-        if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
-        else if (ch == '"' || ch == '\\') out += std::string("\\") + ch;
-        else out += ch;
-    }
-    return out + "\"";
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -286,7 +268,7 @@ private:
             std::string entry = fixed_ ? std::string{} : fmt::format("{}.{}", key.path, name);
             if (!valid_var_name(name))
                 return make_error(located(kw, fixed_ ? std::string{} : std::string(key.path),
-                                          fmt::format("bad variable name {} (letters, digits and '_', up to 64)", quote_text(name))));
+                                          fmt::format("bad variable name {} (letters, digits and '_', up to 64)", quote_for_message(name))));
             if (!seen.insert(name).second) return make_error(located(kw, entry, "duplicate variable"));
             auto text = spec_text(val);
             if (over_budget()) return budget_error(val.Mark());
@@ -360,7 +342,7 @@ private:
                 return {};
             }
             case FilterField::direction:
-                if (text != "to-server" && text != "both") return make_error(fmt::format("expected one of to-server, both, got {}", quote_text(text)));
+                if (text != "to-server" && text != "both") return make_error(fmt::format("expected one of to-server, both, got {}", quote_for_message(text)));
                 return {};
             default:
                 for (char ch : text)
@@ -388,7 +370,7 @@ Status apply_override(const ConfigOverride& o, std::vector<ConfigValue>& values)
     while (!key_text.empty() && key_text.back() == ' ') key_text.remove_suffix(1);
     std::string origin = o.origin.empty() ? fmt::format("--set {}", key_text) : o.origin;
     std::string where = fmt::format("{}: {}", kCommandLine, origin);
-    if (eq == std::string::npos) return make_error(located(where, "", fmt::format("expected KEY=VALUE, got {}", quote_text(o.assignment))));
+    if (eq == std::string::npos) return make_error(located(where, "", fmt::format("expected KEY=VALUE, got {}", quote_for_message(o.assignment))));
     std::string_view value = std::string_view(o.assignment).substr(eq + 1);
     if (key_text.empty()) return make_error(located(where, "", "expected KEY=VALUE, the key is missing"));
 
@@ -411,14 +393,14 @@ Status apply_override(const ConfigOverride& o, std::vector<ConfigValue>& values)
                 example = std::string(k.path);
                 break;
             }
-        return make_error(located(where, "", fmt::format("{} is a section; set one of its keys, e.g. {}", quote_text(key_text), quote_text(example))));
+        return make_error(located(where, "", fmt::format("{} is a section; set one of its keys, e.g. {}", quote_for_message(key_text), quote_for_message(example))));
     }
-    if (!key) return make_error(located(where, "", unknown_message(fmt::format("unknown key {}", quote_text(key_text)), suggest_key(key_text))));
+    if (!key) return make_error(located(where, "", unknown_message(fmt::format("unknown key {}", quote_for_message(key_text)), suggest_key(key_text))));
     ConfigValue& out = values[config_key_index(*key)];
     switch (key->type) {
         case KeyType::string_map: {
             if (entry.empty()) return make_error(located(where, "", fmt::format("set one entry at a time: {}.NAME=VALUE", key->path)));
-            if (!valid_var_name(entry)) return make_error(located(where, "", fmt::format("bad variable name {} (letters, digits and '_')", quote_text(entry))));
+            if (!valid_var_name(entry)) return make_error(located(where, "", fmt::format("bad variable name {} (letters, digits and '_')", quote_for_message(entry))));
             std::string_view v = value;
             while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
             while (!v.empty() && v.back() == ' ') v.remove_suffix(1);

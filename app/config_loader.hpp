@@ -21,6 +21,9 @@
 
 namespace sluice {
 
+// Where a setting from the command line comes from, in error messages.
+inline constexpr std::string_view kCommandLine = "<command line>";
+
 // A "key=value" assignment from the command line and the option it came from
 // ("--workers", "--set flow.capacity"); an empty origin reads "--set KEY".
 // Map entries are set one at a time: "vars.address-groups.PLANT=[198.18.0.0/24]".

@@ -1,5 +1,6 @@
 #include "app/config_schema.hpp"
 #include "signatures/rule_vars.hpp"
+#include "dataplane/text.hpp"
 
 #include "app/cli.hpp"  // the command line section of the reference
 
@@ -616,39 +617,9 @@ static_assert(std::size(kRuleFields) == kFilterFieldCount);
 
 // ---- text helpers ---------------------------------------------------------------
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
-
 std::string lower(std::string_view s) {
     std::string out(s);
     for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return out;
-}
-
-// "lots" with escapes, shortened: for "got ..." in messages.
-std::string quote_text(std::string_view s) {
-    constexpr size_t kShown = 60;
-    std::string out = "\"";
-    size_t n = 0;
-    for (char ch : s) {
-        if (++n > kShown) {
-            out += "...";
-            break;
-        }
-        auto u = static_cast<unsigned char>(ch);
-        if (ch == '"' || ch == '\\') {
-            out += '\\';
-            out += ch;
-        } else if (u < 0x20 || u == 0x7f) {
-            out += fmt::format("\\x{:02x}", u);
-        } else {
-            out += ch;
-        }
-    }
-    out += '"';
     return out;
 }
 
@@ -688,7 +659,7 @@ std::optional<uint64_t> parse_size(std::string_view t) {
     while (digits < t.size() && t[digits] >= '0' && t[digits] <= '9') ++digits;
     auto n = parse_u64(t.substr(0, digits));
     if (!n) return std::nullopt;
-    std::string unit = lower(trim(t.substr(digits)));
+    std::string unit = lower(trim_space(t.substr(digits)));
     uint64_t mult = 1;
     if (unit.empty() || unit == "b") mult = 1;
     else if (unit == "k" || unit == "kb" || unit == "kib") mult = KiB;
@@ -706,7 +677,7 @@ std::optional<uint64_t> parse_duration(std::string_view t) {
     while (digits < t.size() && t[digits] >= '0' && t[digits] <= '9') ++digits;
     auto n = parse_u64(t.substr(0, digits));
     if (!n) return std::nullopt;
-    std::string unit = lower(trim(t.substr(digits)));
+    std::string unit = lower(trim_space(t.substr(digits)));
     uint64_t mult = 1;
     if (unit.empty() || unit == "s") mult = 1;
     else if (unit == "m") mult = kMinute;
@@ -871,7 +842,7 @@ Status check_list_item(const ConfigKey& key, std::string_view item) {
     if (!key.choices.empty()) {
         auto c = split_choices(key.choices);
         if (std::find(c.begin(), c.end(), item) == c.end())
-            return make_error(fmt::format("unknown item {}, expected one of {}", quote_text(item), join(c, ", ")));
+            return make_error(fmt::format("unknown item {}, expected one of {}", quote_for_message(item), join(c, ", ")));
     }
     if (key.validate) {
         if (auto st = key.validate(item); !st) return st;
@@ -880,13 +851,13 @@ Status check_list_item(const ConfigKey& key, std::string_view item) {
 }
 
 std::vector<std::string> split_list_text(std::string_view text) {
-    text = trim(text);
-    if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = trim(text.substr(1, text.size() - 2));
+    text = trim_space(text);
+    if (text.size() >= 2 && text.front() == '[' && text.back() == ']') text = trim_space(text.substr(1, text.size() - 2));
     std::vector<std::string> out;
     if (text.empty()) return out;
     while (true) {
         auto comma = text.find(',');
-        out.emplace_back(trim(text.substr(0, comma)));
+        out.emplace_back(trim_space(text.substr(0, comma)));
         if (comma == std::string_view::npos) break;
         text.remove_prefix(comma + 1);
     }
@@ -895,8 +866,8 @@ std::vector<std::string> split_list_text(std::string_view text) {
 
 Result<ConfigValue> parse_scalar(const ConfigKey& k, std::string_view raw) {
     ConfigValue v;
-    std::string_view t = trim(raw);
-    auto bad = [&] { return make_error(fmt::format("expected {}, got {}", describe_expected(k), quote_text(raw))); };
+    std::string_view t = trim_space(raw);
+    auto bad = [&] { return make_error(fmt::format("expected {}, got {}", describe_expected(k), quote_for_message(raw))); };
     switch (k.type) {
         case KeyType::boolean: {
             std::string l = lower(t);
@@ -916,7 +887,7 @@ Result<ConfigValue> parse_scalar(const ConfigKey& k, std::string_view raw) {
             return v;
         }
         case KeyType::string: {
-            if (auto st = check_no_control_chars(raw); !st) return make_error(fmt::format("{}: {}", st.message(), quote_text(raw)));
+            if (auto st = check_no_control_chars(raw); !st) return make_error(fmt::format("{}: {}", st.message(), quote_for_message(raw)));
             if (k.validate) {
                 if (auto st = k.validate(raw); !st) return st.error();
             }
@@ -1007,7 +978,7 @@ std::string_view filter_action_name(FilterAction a) {
 Result<FilterAction> parse_filter_action(std::string_view text) {
     auto c = split_choices(kActions);
     auto it = std::find(c.begin(), c.end(), text);
-    if (it == c.end()) return make_error(fmt::format("expected one of {}, got {}", join(c, ", "), quote_text(text)));
+    if (it == c.end()) return make_error(fmt::format("expected one of {}, got {}", join(c, ", "), quote_for_message(text)));
     return static_cast<FilterAction>(it - c.begin());
 }
 
@@ -1020,13 +991,13 @@ Result<uint8_t> parse_ip_proto(std::string_view text) {
     if (text == "sctp") return uint8_t{132};
     auto n = parse_u64(text);
     if (!n || *n > 255)
-        return make_error(fmt::format("expected any, tcp, udp, icmp, icmpv6, sctp or a protocol number 0-255, got {}", quote_text(text)));
+        return make_error(fmt::format("expected any, tcp, udp, icmp, icmpv6, sctp or a protocol number 0-255, got {}", quote_for_message(text)));
     return static_cast<uint8_t>(*n);
 }
 
 Status check_listen_address(std::string_view text) {
     auto bad = [&](std::string_view why) {
-        return make_error(fmt::format("expected ADDR:PORT (\"127.0.0.1:9977\" or \"[::1]:9977\"), got {}: {}", quote_text(text), why));
+        return make_error(fmt::format("expected ADDR:PORT (\"127.0.0.1:9977\" or \"[::1]:9977\"), got {}: {}", quote_for_message(text), why));
     };
     std::string_view addr, port;
     if (!text.empty() && text.front() == '[') {
@@ -1052,11 +1023,11 @@ Status check_listen_address(std::string_view text) {
 
 Status check_interface_name(std::string_view text) {
     if (text.empty() || text.size() > 15)
-        return make_error(fmt::format("expected an interface name of 1 to 15 characters, got {}", quote_text(text)));
+        return make_error(fmt::format("expected an interface name of 1 to 15 characters, got {}", quote_for_message(text)));
     for (char ch : text) {
         auto u = static_cast<unsigned char>(ch);
         if (u <= 0x20 || u == 0x7f || ch == ',' || ch == '/' || ch == '=')
-            return make_error(fmt::format("bad character in interface name {}", quote_text(text)));
+            return make_error(fmt::format("bad character in interface name {}", quote_for_message(text)));
     }
     return {};
 }

@@ -11,7 +11,10 @@
 
 namespace sluice {
 
-namespace {
+// Not an anonymous namespace: SpecResolver::Parsers holds SpecParsers, and a
+// member of an anonymous-namespace type in a class with linkage is an error
+// when this file is compiled as part of a unity build.
+namespace address_spec_detail {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool is_var_char(char c) {
@@ -288,7 +291,11 @@ private:
     std::vector<std::string_view> stack_;
 };
 
-}  // namespace
+}  // namespace address_spec_detail
+
+using address_spec_detail::AddressKind;
+using address_spec_detail::PortKind;
+using address_spec_detail::SpecParser;
 
 Result<IpRangeSet> parse_address_spec(std::string_view text, const VarMap& address_groups) {
     SpecParser<AddressKind> p(address_groups);

@@ -1,4 +1,5 @@
 #include "signatures/rule_parser.hpp"
+#include "dataplane/text.hpp"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -94,18 +95,12 @@ struct Fail {
     std::string message;
 };
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
-
 std::vector<std::string_view> split(std::string_view s, char sep) {
     std::vector<std::string_view> out;
     size_t start = 0;
     for (size_t i = 0; i <= s.size(); ++i) {
         if (i == s.size() || s[i] == sep) {
-            out.push_back(trim(s.substr(start, i - start)));
+            out.push_back(trim_space(s.substr(start, i - start)));
             start = i + 1;
         }
     }
@@ -113,7 +108,7 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 }
 
 bool parse_u64(std::string_view s, uint64_t& out, uint64_t max = std::numeric_limits<uint64_t>::max()) {
-    s = trim(s);
+    s = trim_space(s);
     int base = 10;
     if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         base = 16;
@@ -125,7 +120,7 @@ bool parse_u64(std::string_view s, uint64_t& out, uint64_t max = std::numeric_li
 }
 
 bool parse_i64(std::string_view s, int64_t& out, int64_t lim = int64_t{1} << 32) {
-    s = trim(s);
+    s = trim_space(s);
     bool neg = false;
     if (!s.empty() && (s.front() == '-' || s.front() == '+')) {
         neg = s.front() == '-';
@@ -139,7 +134,7 @@ bool parse_i64(std::string_view s, int64_t& out, int64_t lim = int64_t{1} << 32)
 
 // A quoted option value ("...") with \" \\ \; \: unescaped; other text kept.
 bool unquote(std::string_view v, std::string& out) {
-    v = trim(v);
+    v = trim_space(v);
     if (v.size() < 2 || v.front() != '"' || v.back() != '"') return false;
     v = v.substr(1, v.size() - 2);
     out.clear();
@@ -158,7 +153,7 @@ bool unquote(std::string_view v, std::string& out) {
 std::string message_text(std::string_view v) {
     std::string out;
     if (unquote(v, out)) return out;
-    return std::string(trim(v));
+    return std::string(trim_space(v));
 }
 
 int hexval(char c) {
@@ -170,11 +165,11 @@ int hexval(char c) {
 
 // content:"...|41 42|..." with escapes; '!' before the quote negates.
 std::optional<Fail> parse_content_text(std::string_view v, std::string& out, bool& negated) {
-    v = trim(v);
+    v = trim_space(v);
     negated = false;
     if (!v.empty() && v.front() == '!') {
         negated = true;
-        v = trim(v.substr(1));
+        v = trim_space(v.substr(1));
     }
     if (v.size() < 2 || v.front() != '"' || v.back() != '"')
         return Fail{RuleError::bad_content, "content must be a quoted string"};
@@ -220,7 +215,7 @@ std::optional<Fail> parse_content_text(std::string_view v, std::string& out, boo
 }
 
 std::optional<Fail> parse_num_range(std::string_view v, NumRange& out, uint64_t max) {
-    v = trim(v);
+    v = trim_space(v);
     auto bad = [&] { return Fail{RuleError::bad_value, "bad number or range '" + std::string(v) + "'"}; };
     auto between = v.find("<>");
     if (between != std::string_view::npos) {
@@ -387,15 +382,15 @@ bool split_options(std::string_view body, std::vector<std::pair<std::string_view
             ++i;
         }
         if (i >= body.size()) {
-            err = "option '" + std::string(trim(body.substr(start))) + "' not terminated by ';'";
+            err = "option '" + std::string(trim_space(body.substr(start))) + "' not terminated by ';'";
             return false;
         }
-        std::string_view opt = trim(body.substr(start, i - start));
+        std::string_view opt = trim_space(body.substr(start, i - start));
         ++i;  // ';'
         if (opt.empty()) continue;
         auto colon = opt.find(':');
-        std::string_view name = trim(opt.substr(0, colon));
-        std::string_view value = colon == std::string_view::npos ? std::string_view{} : trim(opt.substr(colon + 1));
+        std::string_view name = trim_space(opt.substr(0, colon));
+        std::string_view value = colon == std::string_view::npos ? std::string_view{} : trim_space(opt.substr(colon + 1));
         if (name.empty()) {
             err = "option without a name";
             return false;
@@ -485,7 +480,7 @@ private:
 };
 
 std::optional<Fail> RuleBuilder::number_or_var(std::string_view v, int64_t& num, uint8_t& var, std::string_view kw, bool allow_negative) {
-    v = trim(v);
+    v = trim_space(v);
     if (!v.empty() && (std::isalpha(static_cast<unsigned char>(v.front())) || v.front() == '_')) {
         for (size_t i = 0; i < vars_.size(); ++i)
             if (vars_[i] == v) {
@@ -500,12 +495,12 @@ std::optional<Fail> RuleBuilder::number_or_var(std::string_view v, int64_t& num,
 }
 
 std::optional<Fail> RuleBuilder::parse_pcre(std::string_view v) {
-    v = trim(v);
+    v = trim_space(v);
     PayloadElem e;
     e.kind = ElemKind::pcre;
     if (!v.empty() && v.front() == '!') {
         e.negated = true;
-        v = trim(v.substr(1));
+        v = trim_space(v.substr(1));
     }
     if (v.size() < 2 || v.front() != '"' || v.back() != '"') return Fail{RuleError::bad_pcre, "pcre must be a quoted /regex/flags"};
     std::string text;
@@ -630,7 +625,7 @@ std::optional<Fail> RuleBuilder::parse_byte(ElemKind kind, std::string_view v) {
         std::string_view p = parts[next];
         auto sp = p.find(' ');
         std::string_view word = sp == std::string_view::npos ? p : p.substr(0, sp);
-        std::string_view arg = sp == std::string_view::npos ? std::string_view{} : trim(p.substr(sp + 1));
+        std::string_view arg = sp == std::string_view::npos ? std::string_view{} : trim_space(p.substr(sp + 1));
         if (word == "relative") { b.relative = true; e.relative = true; }
         else if (word == "big") b.little = false;
         else if (word == "little") b.little = true;
@@ -725,7 +720,7 @@ std::optional<Fail> RuleBuilder::parse_threshold(std::string_view v, bool detect
     for (auto p : split(v, ',')) {
         auto sp = p.find_first_of(" \t");
         if (sp == std::string_view::npos) return Fail{RuleError::bad_value, std::string(kw) + ": bad item '" + std::string(p) + "'"};
-        std::string_view k = p.substr(0, sp), a = trim(p.substr(sp + 1));
+        std::string_view k = p.substr(0, sp), a = trim_space(p.substr(sp + 1));
         uint64_t n;
         if (k == "type" && !detection_filter) {
             if (a == "limit") t.type = ThresholdType::limit;
@@ -804,12 +799,12 @@ std::optional<Fail> RuleBuilder::parse_flags(std::string_view v) {
 }
 
 std::optional<NumRange> proto_number(std::string_view v, std::optional<Fail>& fail) {
-    v = trim(v);
+    v = trim_space(v);
     NumRange r;
     std::string_view op;
     if (!v.empty() && (v[0] == '!' || v[0] == '<' || v[0] == '>')) {
         op = v.substr(0, 1);
-        v = trim(v.substr(1));
+        v = trim_space(v.substr(1));
     }
     static constexpr std::pair<std::string_view, uint8_t> names[] = {
         {"icmp", 1}, {"igmp", 2}, {"tcp", 6}, {"udp", 17}, {"gre", 47}, {"esp", 50}, {"ah", 51},
@@ -858,7 +853,7 @@ std::optional<Fail> RuleBuilder::option(std::string_view name, std::string_view 
         return std::nullopt;
     }
     if (name == "classtype") {
-        r_.classtype = std::string(trim(value));
+        r_.classtype = std::string(trim_space(value));
         if (r_.classtype.empty()) return Fail{RuleError::bad_value, "empty classtype"};
         if (ctx_.classes) {
             int i = ctx_.classes->find(r_.classtype);
@@ -1010,7 +1005,7 @@ std::optional<Fail> RuleBuilder::option(std::string_view name, std::string_view 
         std::string_view v = value;
         if (!v.empty() && v.front() == '!') {
             e.negated = true;
-            v = trim(v.substr(1));
+            v = trim_space(v.substr(1));
         }
         auto parts = split(v, ',');
         int64_t n = 0;
@@ -1051,7 +1046,7 @@ std::optional<Fail> RuleBuilder::option(std::string_view name, std::string_view 
     if (name == "ack") return num_opt(r_.ack, 0xffffffffu);
     if (name == "seq") return num_opt(r_.seq, 0xffffffffu);
     if (name == "window") {
-        std::string_view v = trim(value);
+        std::string_view v = trim_space(value);
         bool neg = !v.empty() && v.front() == '!';
         if (neg) v.remove_prefix(1);
         NumRange nr;
@@ -1074,7 +1069,7 @@ std::optional<Fail> RuleBuilder::option(std::string_view name, std::string_view 
         auto parts = split(value, ',');
         std::string_view p = parts[0];
         bool neg = !p.empty() && p.front() == '!';
-        if (neg) p = trim(p.substr(1));
+        if (neg) p = trim_space(p.substr(1));
         auto ap = app_proto_from_name(p);
         if (!ap) return Fail{RuleError::unknown_protocol, "app-layer-protocol: unknown protocol '" + std::string(p) + "'"};
         r_.app_layer_protocol = *ap;
@@ -1194,7 +1189,7 @@ RuleParseOutcome parse_rule(std::string_view text, const RuleParseContext& ctx) 
         out.rule.reset();
         return std::move(out);
     };
-    text = trim(text);
+    text = trim_space(text);
     if (text.size() > kMaxRuleBytes) return fail(RuleError::syntax, "rule longer than " + std::to_string(kMaxRuleBytes) + " bytes");
     auto open = text.find('(');
     if (open == std::string_view::npos || text.back() != ')') return fail(RuleError::syntax, "expected 'header (options)'");

@@ -1,14 +1,9 @@
 #include "signatures/rule_vars.hpp"
+#include "dataplane/text.hpp"
 
 namespace sluice {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 }  // namespace
 
@@ -28,8 +23,8 @@ SpecResolver& RuleVars::resolver() const {
     return *resolver_;
 }
 
-Result<IpRangeSet> RuleVars::resolve_addresses(std::string_view text) const { return resolver().address(trim(text)); }
-Result<PortSet> RuleVars::resolve_ports(std::string_view text) const { return resolver().port(trim(text)); }
+Result<IpRangeSet> RuleVars::resolve_addresses(std::string_view text) const { return resolver().address(trim_blanks(text)); }
+Result<PortSet> RuleVars::resolve_ports(std::string_view text) const { return resolver().port(trim_blanks(text)); }
 
 std::string RuleVars::fingerprint() const {
     std::string out;

@@ -5,17 +5,11 @@
 #include <string>
 
 #include "detectors/dnp3/dnp3_decoder.hpp"
+#include "dataplane/text.hpp"
 
 namespace sluice {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return trim(s.substr(1, s.size() - 2));
-    return s;
-}
 
 // Decimal, or hexadecimal with 0x.
 std::optional<uint32_t> parse_number(std::string_view s, uint32_t max) {
@@ -78,7 +72,7 @@ private:
 }  // namespace
 
 Result<std::unique_ptr<AppKeywordMatcher>> parse_dnp3_func_keyword(std::string_view value) {
-    const std::string_view s = trim(value);
+    const std::string_view s = trim_blanks_and_quotes(value);
     if (auto n = parse_number(s, 255)) return std::unique_ptr<AppKeywordMatcher>(new FuncMatcher(static_cast<uint8_t>(*n)));
     for (unsigned f = 0; f < 256; ++f) {
         const auto name = dnp3_function_name(static_cast<uint8_t>(f));
@@ -88,12 +82,12 @@ Result<std::unique_ptr<AppKeywordMatcher>> parse_dnp3_func_keyword(std::string_v
 }
 
 Result<std::unique_ptr<AppKeywordMatcher>> parse_dnp3_ind_keyword(std::string_view value) {
-    std::string_view s = trim(value);
+    std::string_view s = trim_blanks_and_quotes(value);
     if (s.empty()) return make_error("dnp3_ind: empty value");
     uint16_t mask = 0;
     while (true) {
         const size_t comma = s.find(',');
-        const std::string_view flag = trim(s.substr(0, comma));
+        const std::string_view flag = trim_blanks_and_quotes(s.substr(0, comma));
         uint16_t bit = 0;
         for (uint32_t b = 1; b <= 0x8000; b <<= 1)
             if (dnp3_iin_name(static_cast<uint16_t>(b)) == flag && !flag.empty()) bit = static_cast<uint16_t>(b);
@@ -110,11 +104,11 @@ Result<std::unique_ptr<AppKeywordMatcher>> parse_dnp3_ind_keyword(std::string_vi
 }
 
 Result<std::unique_ptr<AppKeywordMatcher>> parse_dnp3_obj_keyword(std::string_view value) {
-    const std::string_view s = trim(value);
+    const std::string_view s = trim_blanks_and_quotes(value);
     const size_t comma = s.find(',');
     if (comma == std::string_view::npos) return make_error("dnp3_obj: expected <group>,<variation>");
-    auto g = parse_number(trim(s.substr(0, comma)), 255);
-    auto v = parse_number(trim(s.substr(comma + 1)), 255);
+    auto g = parse_number(trim_blanks_and_quotes(s.substr(0, comma)), 255);
+    auto v = parse_number(trim_blanks_and_quotes(s.substr(comma + 1)), 255);
     if (!g || !v) return make_error("dnp3_obj: group and variation must be 0..255");
     return std::unique_ptr<AppKeywordMatcher>(new ObjMatcher(static_cast<uint8_t>(*g), static_cast<uint8_t>(*v)));
 }

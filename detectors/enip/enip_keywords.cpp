@@ -6,20 +6,14 @@
 
 #include "dataplane/byte_reader.hpp"
 #include "detectors/enip/enip_decoder.hpp"
+#include "dataplane/text.hpp"
 
 namespace sluice {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return trim(s.substr(1, s.size() - 2));
-    return s;
-}
-
 std::optional<uint32_t> parse_number(std::string_view s, uint32_t max) {
-    s = trim(s);
+    s = trim_blanks_and_quotes(s);
     int base = 10;
     if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         s.remove_prefix(2);
@@ -86,7 +80,7 @@ private:
 }  // namespace
 
 Result<std::unique_ptr<AppKeywordMatcher>> parse_enip_command_keyword(std::string_view value) {
-    const std::string_view s = trim(value);
+    const std::string_view s = trim_blanks_and_quotes(value);
     if (auto n = parse_number(s, 0xffff)) return std::unique_ptr<AppKeywordMatcher>(new CommandMatcher(static_cast<uint16_t>(*n)));
     for (uint32_t c = 0; c <= 0x73; ++c) {
         const auto name = enip_command_name(static_cast<uint16_t>(c));
@@ -96,13 +90,13 @@ Result<std::unique_ptr<AppKeywordMatcher>> parse_enip_command_keyword(std::strin
 }
 
 Result<std::unique_ptr<AppKeywordMatcher>> parse_cip_service_keyword(std::string_view value) {
-    std::string_view s = trim(value);
+    std::string_view s = trim_blanks_and_quotes(value);
     std::string_view parts[3];
     size_t n = 0;
     while (true) {
         if (n == 3) return make_error("cip_service: at most service, class and attribute");
         const size_t comma = s.find(',');
-        parts[n++] = trim(s.substr(0, comma));
+        parts[n++] = trim_blanks_and_quotes(s.substr(0, comma));
         if (comma == std::string_view::npos) break;
         s = s.substr(comma + 1);
     }

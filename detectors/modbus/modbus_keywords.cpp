@@ -6,16 +6,11 @@
 #include <string>
 
 #include "detectors/modbus/modbus_decoder.hpp"
+#include "dataplane/text.hpp"
 
 namespace sluice {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 template <typename T>
 std::optional<T> parse_uint(std::string_view s) {
@@ -30,7 +25,7 @@ std::optional<T> parse_uint(std::string_view s) {
 bool take_word(std::string_view& s, std::string_view word) {
     if (s.substr(0, word.size()) != word) return false;
     s.remove_prefix(word.size());
-    s = trim(s);
+    s = trim_blanks(s);
     return true;
 }
 
@@ -53,7 +48,7 @@ struct U16Range {
 };
 
 Result<U16Range> parse_range(std::string_view s, std::string_view what) {
-    s = trim(s);
+    s = trim_blanks(s);
     const auto bad = make_error("modbus: invalid " + std::string(what) + " '" + std::string(s) + "'");
     if (s.empty()) return bad;
     if (s.front() == '<' || s.front() == '>') {
@@ -191,7 +186,7 @@ Status parse_function(std::string_view clause, std::string_view next, ModbusMatc
         return {};
     }
     const bool neg = s.front() == '!';
-    std::string_view word = trim(s.substr(neg ? 1 : 0));
+    std::string_view word = trim_blanks(s.substr(neg ? 1 : 0));
     uint8_t cat = 0;
     if (word == "assigned") cat = public_assigned;
     else if (word == "unassigned") cat = public_unassigned;
@@ -251,8 +246,8 @@ Status parse_access(std::span<const std::string_view> clauses, ModbusMatcher& m)
 }  // namespace
 
 Result<std::unique_ptr<AppKeywordMatcher>> parse_modbus_keyword(std::string_view value) {
-    std::string_view s = trim(value);
-    if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = trim(s.substr(1, s.size() - 2));
+    std::string_view s = trim_blanks(value);
+    if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = trim_blanks(s.substr(1, s.size() - 2));
     if (s.empty()) return make_error("modbus: empty value");
     if (s.size() > 256) return make_error("modbus: value too long");
 
@@ -261,7 +256,7 @@ Result<std::unique_ptr<AppKeywordMatcher>> parse_modbus_keyword(std::string_view
     while (true) {
         const size_t comma = s.find(',');
         if (n == clauses.size()) return make_error("modbus: too many settings");
-        clauses[n++] = trim(s.substr(0, comma));
+        clauses[n++] = trim_blanks(s.substr(0, comma));
         if (clauses[n - 1].empty()) return make_error("modbus: empty setting");
         if (comma == std::string_view::npos) break;
         s = s.substr(comma + 1);

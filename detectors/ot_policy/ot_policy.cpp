@@ -1,4 +1,5 @@
 #include "detectors/ot_policy/ot_policy.hpp"
+#include "dataplane/text.hpp"
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -25,14 +26,8 @@ constexpr std::string_view kActionEve[] = {"allow", "alert", "drop_packet", "dro
 // each time they are used, so `*alias` repetition cannot make compiling slow.
 constexpr size_t kMaxScalars = 1u << 20;
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
-
 bool parse_u32(std::string_view s, uint32_t& out) {
-    s = trim(s);
+    s = trim_space(s);
     if (s.empty()) return false;
     int base = 10;
     if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
@@ -254,13 +249,13 @@ private:
         std::string text;
         auto one = [this](const std::string& t) { return assets_.count(t) ? "$" + t : t; };
         if (items.size() == 1) {
-            text = one(std::string(trim(items[0].first)));
+            text = one(std::string(trim_space(items[0].first)));
         } else {
             text = "[";
-            for (size_t i = 0; i < items.size(); ++i) text += (i ? ", " : "") + one(std::string(trim(items[i].first)));
+            for (size_t i = 0; i < items.size(); ++i) text += (i ? ", " : "") + one(std::string(trim_space(items[i].first)));
             text += "]";
         }
-        if (text_out) *text_out = items.size() == 1 ? std::string(trim(items[0].first)) : text;
+        if (text_out) *text_out = items.size() == 1 ? std::string(trim_space(items[0].first)) : text;
         auto set = parse_address_spec(text, all_vars_);
         if (!set) return err(n, what, set.message());
         return set;
@@ -272,7 +267,7 @@ private:
         if (auto s = scalars(n, what, items); !s) return s;
         out.any = false;
         for (const auto& [raw, node] : items) {
-            const std::string_view t = trim(raw);
+            const std::string_view t = trim_space(raw);
             if (t == "any") {
                 out.any = true;
                 continue;
@@ -291,7 +286,7 @@ private:
             } else {
                 ok = parse_u32(t.substr(0, dash), r.first) && parse_u32(t.substr(dash + 1), r.last);
                 if (!ok && units && (protocols & (1u << policy_proto_index(AppProto::s7comm))))
-                    ok = parse_s7_unit(trim(t.substr(0, dash)), r.first) && parse_s7_unit(trim(t.substr(dash + 1)), r.last);
+                    ok = parse_s7_unit(trim_space(t.substr(0, dash)), r.first) && parse_s7_unit(trim_space(t.substr(dash + 1)), r.last);
                 if (ok && r.last < r.first)
                     return err(node, what, fmt::format("range \"{}\" ends before it starts", t));
             }
@@ -322,11 +317,11 @@ private:
             if (!seen.insert(key).second) return err(kv.first, key, "given twice");
         }
         if (const auto v = root["version"]; v) {
-            if (!v.IsScalar() || trim(v.Scalar()) != "1") return err(v, "version", "only version 1 exists");
+            if (!v.IsScalar() || trim_space(v.Scalar()) != "1") return err(v, "version", "only version 1 exists");
         }
         if (const auto v = root["default-action"]; v) {
             if (!v.IsScalar()) return err(v, "default-action", fmt::format("expected an action, got {}", kind(v)));
-            auto a = parse_ot_action(trim(v.Scalar()));
+            auto a = parse_ot_action(trim_space(v.Scalar()));
             if (!a) return err(v, "default-action", a.message());
             p.default_action_ = *a;
         }
@@ -372,10 +367,10 @@ private:
             std::string text;
             auto one = [this](const std::string& t) { return assets_.count(t) ? "$" + t : t; };
             if (items.size() == 1) {
-                text = one(std::string(trim(items[0].first)));
+                text = one(std::string(trim_space(items[0].first)));
             } else {
                 text = "[";
-                for (size_t i = 0; i < items.size(); ++i) text += (i ? ", " : "") + one(std::string(trim(items[i].first)));
+                for (size_t i = 0; i < items.size(); ++i) text += (i ? ", " : "") + one(std::string(trim_space(items[i].first)));
                 text += "]";
             }
             all_vars_[kv.first.Scalar()] = text;
@@ -415,7 +410,7 @@ private:
                     has_addresses = true;
                 } else if (key == "action") {
                     if (!v.IsScalar()) return err(v, what + ".action", fmt::format("expected an action, got {}", kind(v)));
-                    auto a = parse_ot_action(trim(v.Scalar()));
+                    auto a = parse_ot_action(trim_space(v.Scalar()));
                     if (!a) return err(v, what + ".action", a.message());
                     zone.action = *a;
                 } else {
@@ -435,7 +430,7 @@ private:
         if (auto s = scalars(v, what, items); !s) return s;
         out = 0;
         for (const auto& [raw, node] : items) {
-            const std::string_view t = trim(raw);
+            const std::string_view t = trim_space(raw);
             if (t == "any") {
                 out = kAllPolicyProtos;
                 continue;
@@ -498,7 +493,7 @@ private:
                         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return err(v, w, "contains a control character");
                     rule.name = v.Scalar();
                 } else if (key == "action") {
-                    const std::string_view t = v.IsScalar() ? trim(v.Scalar()) : std::string_view();
+                    const std::string_view t = v.IsScalar() ? trim_space(v.Scalar()) : std::string_view();
                     if (t == "allow") rule.deny = false;
                     else if (t == "deny") rule.deny = true;
                     else return err(v, w, "expected allow or deny");
@@ -514,7 +509,7 @@ private:
                     std::vector<std::pair<std::string, YAML::Node>> items;
                     if (auto s = scalars(v, w, items); !s) return s;
                     for (const auto& [raw, node] : items) {
-                        const std::string_view t = trim(raw);
+                        const std::string_view t = trim_space(raw);
                         if (t == "any") {
                             rule.function_names.clear();
                             rule.function_codes.clear();
@@ -533,7 +528,7 @@ private:
                     if (auto s = scalars(v, w, items); !s) return s;
                     rule.access = 0;
                     for (const auto& [raw, node] : items) {
-                        const std::string_view t = trim(raw);
+                        const std::string_view t = trim_space(raw);
                         bool found = t == "any";
                         if (found) rule.access = 0x3f;
                         for (size_t a = 0; a < static_cast<size_t>(OtAccess::count) && !found; ++a)

@@ -11,7 +11,6 @@ using namespace smb;
 
 namespace {
 
-constexpr uint32_t kDiscardThreshold = 4096;
 
 uint16_t le16_at(std::span<const uint8_t> b, size_t at) {
     return static_cast<uint16_t>(b[at] | (b[at + 1] << 8));

@@ -12,7 +12,6 @@ namespace {
 
 constexpr uint32_t kWriteFixed = 48;   // WRITE request body before its data
 constexpr uint32_t kReadRespFixed = 16;
-constexpr uint32_t kDiscardThreshold = 4096;
 
 bool parse_header(std::span<const uint8_t> b, uint16_t* structure_size, uint16_t* command, uint32_t* status,
                   uint32_t* flags, uint32_t* next, uint64_t* message_id, uint32_t* tree_id, uint64_t* session_id) {

@@ -27,6 +27,10 @@ inline constexpr uint32_t kSmb2HeaderSize = 64;
 inline constexpr uint32_t kTransformHeaderSize = 52;
 inline constexpr uint32_t kCompressionHeaderSize = 16;
 
+// A message body the decoders do not read (not a file's data) larger than
+// this is skipped as it streams by instead of being buffered whole.
+inline constexpr uint32_t kDiscardThreshold = 4096;
+
 // SMB1 commands.
 enum Smb1Command : uint8_t {
     smb1_close = 0x04,
