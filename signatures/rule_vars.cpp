@@ -3,10 +3,6 @@
 
 namespace sluice {
 
-namespace {
-
-}  // namespace
-
 RuleVars::RuleVars() {
     for (const auto& v : kSuricataAddressVars) addresses_.emplace(v.name, v.value);
     for (const auto& v : kSuricataPortVars) ports_.emplace(v.name, v.value);

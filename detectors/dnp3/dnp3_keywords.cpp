@@ -4,8 +4,8 @@
 #include <optional>
 #include <string>
 
-#include "detectors/dnp3/dnp3_decoder.hpp"
 #include "dataplane/text.hpp"
+#include "detectors/dnp3/dnp3_decoder.hpp"
 
 namespace sluice {
 

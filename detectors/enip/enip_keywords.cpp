@@ -5,8 +5,8 @@
 #include <string>
 
 #include "dataplane/byte_reader.hpp"
-#include "detectors/enip/enip_decoder.hpp"
 #include "dataplane/text.hpp"
+#include "detectors/enip/enip_decoder.hpp"
 
 namespace sluice {
 

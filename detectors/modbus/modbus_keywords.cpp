@@ -5,8 +5,8 @@
 #include <optional>
 #include <string>
 
-#include "detectors/modbus/modbus_decoder.hpp"
 #include "dataplane/text.hpp"
+#include "detectors/modbus/modbus_decoder.hpp"
 
 namespace sluice {
 
