@@ -4,6 +4,7 @@
 #   scripts/install-deps.sh          build and run
 #   scripts/install-deps.sh --test   also the peers the tests start (Samba,
 #                                    Prometheus, Modbus tools, tshark, ...)
+#   scripts/install-deps.sh --fuzz   also clang and libFuzzer (scripts/fuzz-campaign.sh)
 set -euo pipefail
 
 build=(
@@ -21,8 +22,16 @@ test=(
   mbpoll libmodbus-dev iproute2 ethtool curl iputils-ping procps psmisc
 )
 
+fuzz=(clang libclang-rt-14-dev)
+
 want=("${build[@]}")
-[[ "${1:-}" == "--test" ]] && want+=("${test[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --test) want+=("${test[@]}") ;;
+    --fuzz) want+=("${fuzz[@]}") ;;
+    *) echo "install-deps.sh: unknown option $arg (--test, --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do
