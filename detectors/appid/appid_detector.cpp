@@ -29,9 +29,8 @@ std::unique_ptr<NdpiModule> build_module(const AppIdConfig& c) {
 AppIdDetector::AppIdDetector(const Config& config, const DetectionSnapshot&, WorkerServices& services, unsigned slot)
     : AppIdDetector(config.appid, services, slot) {}
 
-AppIdDetector::AppIdDetector(const AppIdConfig& config, WorkerServices& services, unsigned slot)
+AppIdDetector::AppIdDetector(const AppIdConfig& config, WorkerServices&, unsigned slot)
     : config_(config),
-      services_(services),
       slot_(slot),
       module_(build_module(config)),
       pool_(config.max_flows_in_detection) {}

@@ -130,7 +130,6 @@ private:
     void free_record(AppIdFlow* s);
 
     AppIdConfig config_;
-    WorkerServices& services_;
     unsigned slot_;
     std::unique_ptr<NdpiModule> module_;
     NdpiFlowPool pool_;

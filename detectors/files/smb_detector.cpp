@@ -470,7 +470,7 @@ void SmbDetector::on_session(const SmbSessionEvent& ev) {
     if (block) services_.raise(ctx, Verdict::reject, DropReason::policy);
 }
 
-void SmbDetector::on_transaction(const SmbTransaction& tx) {
+void SmbDetector::on_smb_transaction(const SmbTransaction& tx) {
     if (!current_) return;
     EveEmitter& eve = services_.eve();
     if (!eve.enabled(EveType::smb)) return;

@@ -115,7 +115,7 @@ private:
     // SmbEventSink (called during SmbDecoder::on_data/on_gap/on_end; current_ is set).
     void on_file_finished(FileInfo& info) override;
     void on_session(const SmbSessionEvent& ev) override;
-    void on_transaction(const SmbTransaction& tx) override;
+    void on_smb_transaction(const SmbTransaction& tx) override;
 
     FlowState* state(const Flow& flow) const { return static_cast<FlowState*>(flow.detector_state[slot_]); }
     FlowState* flow_state(StreamContext& ctx);

@@ -614,7 +614,7 @@ void SmbConnection::smb1_response(Direction d, const Smb1Header& h, uint8_t cmd,
         default: break;
     }
     count(SmbCounter::transactions);
-    sink_.on_transaction(tx);
+    sink_.on_smb_transaction(tx);
     if (p) drop_pending(p);
     if (free_slot != kNone) free_open(free_slot);
 }

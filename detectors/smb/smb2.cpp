@@ -497,7 +497,7 @@ void SmbConnection::smb2_response(Direction d, const Smb2Header& h, const PduVie
         default: break;
     }
     count(SmbCounter::transactions);
-    sink_.on_transaction(tx);
+    sink_.on_smb_transaction(tx);
     if (p) drop_pending(p);
     if (free_slot != kNone) free_open(free_slot);
 }

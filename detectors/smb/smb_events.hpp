@@ -116,7 +116,7 @@ public:
     // Move file.content out to keep it; it is freed/unlinked after the call otherwise.
     virtual void on_file_finished(FileInfo& info) = 0;
     virtual void on_session(const SmbSessionEvent&) {}
-    virtual void on_transaction(const SmbTransaction&) {}
+    virtual void on_smb_transaction(const SmbTransaction&) {}
     // Also counted in the worker's SmbWorkerContext; for logging at a low rate.
     virtual void on_anomaly(SmbAnomaly, Direction) {}
 };

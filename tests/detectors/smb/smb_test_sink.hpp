@@ -85,7 +85,7 @@ public:
         files.push_back(std::move(f));
     }
     void on_session(const SmbSessionEvent& e) override { sessions.push_back(e); }
-    void on_transaction(const SmbTransaction& tx) override {
+    void on_smb_transaction(const SmbTransaction& tx) override {
         ++transactions;
         if (tx.share_is_pipe && !tx.filename.empty()) pipe_names.emplace_back(tx.filename);
         if (keep_tx_json) {
