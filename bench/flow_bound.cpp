@@ -1,26 +1,27 @@
-// flow_bound: how close any flow tracker can come to dpdk-testpmd's io
+// flow_bound: how close a flow tracker can come to dpdk-testpmd's io
 // forwarding on this machine, with N concurrent flows visited round-robin (the
 // forwarding benchmark's traffic, docs/benchmarks.md), without DPDK.
 //
-// Three loops run over the same packets, in turns, on one thread:
-//   copy     what the forwarding benchmark's packet source costs both programs:
-//            each packet copied from its own 2304-byte slot of a shared 4 KiB-page
-//            mapping (net_pcap's infinite_rx replay out of EAL's --no-huge memory)
-//            into one of 32 recycled buffers; nothing else (testpmd's share);
+// Four loops run over the same packets, in turns, on one thread:
+//   copy     what the forwarding benchmark's packet source costs both programs
+//            (testpmd's share): each packet read from its own mbuf-shaped
+//            2304-byte slot of a shared 4 KiB-page mapping as net_pcap's
+//            infinite_rx replay reads EAL's --no-huge memory (the header's line,
+//            then the frame) and copied into one of 32 recycled buffers;
 //   minimal  copy + the least work a flow tracker can do: fixed-offset IPv4
 //            parse, canonical 5-tuple, CRC32-C hash, one 64-byte entry per flow in
 //            an open-addressing table (linear probing, huge pages), every entry
 //            of a burst prefetched before any is touched, then key compared and
 //            counters, last-seen time and TCP flags updated in that one line;
+//   ahead    minimal, software-pipelined: each burst's entries prefetched while
+//            the previous burst's are updated;
 //   sluice   copy + sluice's own decode_ethernet and FlowTable (probe,
 //            prefetch_flow, lookup, update), configured as the forwarding
 //            benchmark configures it (capacity max(262144, 2N), 1 h timeouts).
 // Each repeat times every loop over the same number of packets (thread CPU
-// time) after two warm-up passes over all flows; the ratios copy/minimal and
-// copy/sluice are the Mpps ratios the forwarding benchmark reports against
-// testpmd, without the device and mbuf costs both programs share.
-// Also "ahead": the minimal tracker software-pipelined, each burst's entries
-// prefetched while the previous burst is updated.
+// time) after two warm-up passes over all flows; the ratios copy/X compare with
+// the Mpps ratios the forwarding benchmark reports against testpmd, without
+// the device and mbuf costs both programs share.
 //   bench_flow_bound [--flows N] [--packets P] [--repeats R] [--out FILE]
 // writes JSON to FILE, by default bench/results/flow-bound-<UTC time>.json
 // (in the working directory when it has no bench/results).
@@ -48,7 +49,6 @@ namespace {
 
 constexpr size_t kSlot = 2304;  // rte_mbuf header + headroom + 2048 data
 constexpr size_t kFrame = 60;   // a 64-byte frame without its FCS
-constexpr size_t kHeadroom = 128;
 constexpr unsigned kBurst = 32;
 
 double thread_cpu_seconds() {
@@ -105,8 +105,17 @@ void write_packet(uint8_t* p, uint32_t i) {
     }
 }
 
-// The replayed source and the receive buffers, shared by the three loops.
+// The replayed source and the receive buffers, shared by the loops. Each
+// source slot is laid out as an mbuf is (a 128-byte header, 128 bytes of
+// headroom, the frame), and a receive reads it as net_pcap's infinite_rx does:
+// the source's header (data offset and length, its first line), then the frame
+// (a line 256 bytes further), copied into a recycled buffer whose header is
+// written too. Two source lines per packet, as for testpmd.
 struct Source {
+    static constexpr size_t kDataOff = 16;  // where rte_mbuf keeps data_off and data_len
+    static constexpr size_t kDataLen = 40;
+    static constexpr size_t kFrameAt = 256;
+
     uint32_t flows;
     uint8_t* slots;
     uint8_t* rx;
@@ -114,13 +123,25 @@ struct Source {
 
     explicit Source(uint32_t n) : flows(n) {
         slots = static_cast<uint8_t*>(map_or_die(static_cast<size_t>(n) * kSlot, true, false));
-        for (uint32_t i = 0; i < n; ++i) write_packet(slots + static_cast<size_t>(i) * kSlot + kHeadroom, i);
+        for (uint32_t i = 0; i < n; ++i) {
+            uint8_t* slot = slots + static_cast<size_t>(i) * kSlot;
+            const uint16_t off = kFrameAt, len = kFrame;
+            std::memcpy(slot + kDataOff, &off, 2);
+            std::memcpy(slot + kDataLen, &len, 2);
+            write_packet(slot + kFrameAt, i);
+        }
         rx = static_cast<uint8_t*>(std::aligned_alloc(64, kBurst * kSlot));
     }
-    const uint8_t* frame(unsigned k) const { return rx + k * kSlot + kHeadroom; }
+    const uint8_t* frame(unsigned k) const { return rx + k * kSlot + kFrameAt; }
     void receive() {
         for (unsigned k = 0; k < kBurst; ++k) {
-            std::memcpy(rx + k * kSlot + kHeadroom, slots + next * kSlot + kHeadroom, kFrame);
+            const uint8_t* slot = slots + next * kSlot;
+            uint16_t off, len;
+            std::memcpy(&off, slot + kDataOff, 2);
+            std::memcpy(&len, slot + kDataLen, 2);
+            uint8_t* dst = rx + k * kSlot;
+            std::memcpy(dst + kDataLen, &len, 2);
+            std::memcpy(dst + kFrameAt, slot + off, len);
             if (++next == flows) next = 0;
         }
     }
