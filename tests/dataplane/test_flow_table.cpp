@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+#include <set>
 #include <vector>
 
 #include "tests/support/packet_builder.hpp"
@@ -296,6 +299,78 @@ TEST_F(FlowTableTest, EndAllEndsEverything) {
     EXPECT_EQ(ends.ended.size(), 8u);
     // Slots are reusable afterwards.
     EXPECT_TRUE(feed(tcp(true, tcpflag::syn), 2 * kSec).created);
+}
+
+// Flows come and go (created, timed out, evicted, reused) in a table much
+// smaller than the set of keys, chains of several flows: after every packet
+// the table must agree with a plain map of what is alive, every live flow must
+// be found again (never created twice), and no two live flows share a slot.
+void churn(uint32_t capacity, uint32_t seed) {
+    FlowTimeouts t;
+    FlowTable table(capacity, t);
+    struct Record : FlowEndHandler {
+        std::set<uint64_t> ended;
+        void on_flow_end(Flow& f, FlowEndReason) override { ended.insert(f.flow_id); }
+    } ends;
+    std::map<uint16_t, uint64_t> alive;  // UDP source port -> flow id
+    std::mt19937 rng(seed);
+    uint64_t now = kSec;
+    for (int step = 0; step < 20000; ++step) {
+        PacketSpec u;
+        u.proto = 17;
+        u.sport = static_cast<uint16_t>(1000 + rng() % (capacity * 4));
+        now += rng() % (kSec / 2);
+        auto k = make(u);
+        table.next_epoch();
+        ends.ended.clear();
+        const PacketFlowInfo info = table.lookup(k.p, now, ends);
+        ASSERT_FALSE(info.blocked);
+        ASSERT_NE(info.flow, nullptr);
+        for (auto it = alive.begin(); it != alive.end();)
+            it = ends.ended.count(it->second) ? alive.erase(it) : std::next(it);
+        const auto was = alive.find(u.sport);
+        if (was != alive.end()) {
+            ASSERT_FALSE(info.created) << "a live flow was created again, step " << step;
+            ASSERT_EQ(info.flow->flow_id, was->second);
+        } else {
+            ASSERT_TRUE(info.created) << "an ended flow was found, step " << step;
+            alive[u.sport] = info.flow->flow_id;
+        }
+        ASSERT_EQ(info.flow->client_port(), u.sport);
+        table.update(*info.flow, info.dir, k.p, now);
+        if (step % 97 == 0) {
+            ends.ended.clear();
+            table.next_epoch();
+            table.expire(now, 8, ends);
+            for (auto it = alive.begin(); it != alive.end();)
+                it = ends.ended.count(it->second) ? alive.erase(it) : std::next(it);
+        }
+        ASSERT_EQ(table.active(), alive.size());
+    }
+    // Every live flow is found where it is, each in its own slot.
+    std::set<const Flow*> slots;
+    for (const auto& [sport, id] : alive) {
+        PacketSpec u;
+        u.proto = 17;
+        u.sport = sport;
+        auto k = make(u);
+        table.next_epoch();
+        const PacketFlowInfo info = table.lookup(k.p, now, ends);
+        ASSERT_TRUE(info.flow && !info.created);
+        EXPECT_EQ(info.flow->flow_id, id);
+        EXPECT_TRUE(slots.insert(info.flow).second);
+    }
+    Record last;
+    table.end_all(last, FlowEndReason::shutdown);
+    EXPECT_EQ(last.ended.size(), alive.size());
+    EXPECT_EQ(table.active(), 0u);
+}
+
+TEST(FlowTableChurn, LiveFlowsStayFindableThroughEvictionsAndTimeouts) {
+    churn(64, 1);
+    churn(61, 2);  // not a power of two
+    churn(7, 3);
+    churn(1, 4);
 }
 
 }  // namespace
