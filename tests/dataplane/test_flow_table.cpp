@@ -301,24 +301,29 @@ TEST_F(FlowTableTest, EndAllEndsEverything) {
     EXPECT_TRUE(feed(tcp(true, tcpflag::syn), 2 * kSec).created);
 }
 
-// Flows come and go (created, timed out, evicted, reused) in a table much
-// smaller than the set of keys, chains of several flows: after every packet
+// Flows come and go (created, timed out, evicted) in small tables, with
+// chains of several flows: after every packet
 // the table must agree with a plain map of what is alive, every live flow must
 // be found again (never created twice), and no two live flows share a slot.
-void churn(uint32_t capacity, uint32_t seed) {
+void churn(uint32_t capacity, uint32_t keys, uint32_t seed) {
     FlowTimeouts t;
     FlowTable table(capacity, t);
     struct Record : FlowEndHandler {
         std::set<uint64_t> ended;
         void on_flow_end(Flow& f, FlowEndReason) override { ended.insert(f.flow_id); }
     } ends;
-    std::map<uint16_t, uint64_t> alive;  // UDP source port -> flow id
+    struct Live {
+        uint64_t id;
+        uint64_t last_ns;
+    };
+    std::map<uint16_t, Live> alive;  // UDP source port -> its flow
+    const uint64_t timeout_ns = uint64_t{t.seconds[static_cast<size_t>(ProtoClass::udp)][0]} * kSec;
     std::mt19937 rng(seed);
     uint64_t now = kSec;
-    for (int step = 0; step < 20000; ++step) {
+    for (int step = 0; step < 10000; ++step) {
         PacketSpec u;
         u.proto = 17;
-        u.sport = static_cast<uint16_t>(1000 + rng() % (capacity * 4));
+        u.sport = static_cast<uint16_t>(1000 + rng() % keys);
         now += rng() % (kSec / 2);
         auto k = make(u);
         table.next_epoch();
@@ -327,15 +332,18 @@ void churn(uint32_t capacity, uint32_t seed) {
         ASSERT_FALSE(info.blocked);
         ASSERT_NE(info.flow, nullptr);
         for (auto it = alive.begin(); it != alive.end();)
-            it = ends.ended.count(it->second) ? alive.erase(it) : std::next(it);
+            it = ends.ended.count(it->second.id) ? alive.erase(it) : std::next(it);
         const auto was = alive.find(u.sport);
         if (was != alive.end()) {
+            // Only the client ever sends: the flow stays new, with the new timeout.
+            ASSERT_LE(now, was->second.last_ns + timeout_ns) << "a timed-out flow was not ended, step " << step;
             ASSERT_FALSE(info.created) << "a live flow was created again, step " << step;
-            ASSERT_EQ(info.flow->flow_id, was->second);
+            ASSERT_EQ(info.flow->flow_id, was->second.id);
         } else {
             ASSERT_TRUE(info.created) << "an ended flow was found, step " << step;
-            alive[u.sport] = info.flow->flow_id;
+            alive[u.sport] = {info.flow->flow_id, now};
         }
+        alive[u.sport].last_ns = now;
         ASSERT_EQ(info.flow->client_port(), u.sport);
         table.update(*info.flow, info.dir, k.p, now);
         if (step % 97 == 0) {
@@ -343,13 +351,13 @@ void churn(uint32_t capacity, uint32_t seed) {
             table.next_epoch();
             table.expire(now, 8, ends);
             for (auto it = alive.begin(); it != alive.end();)
-                it = ends.ended.count(it->second) ? alive.erase(it) : std::next(it);
+                it = ends.ended.count(it->second.id) ? alive.erase(it) : std::next(it);
         }
         ASSERT_EQ(table.active(), alive.size());
     }
     // Every live flow is found where it is, each in its own slot.
     std::set<const Flow*> slots;
-    for (const auto& [sport, id] : alive) {
+    for (const auto& [sport, live] : alive) {
         PacketSpec u;
         u.proto = 17;
         u.sport = sport;
@@ -357,7 +365,7 @@ void churn(uint32_t capacity, uint32_t seed) {
         table.next_epoch();
         const PacketFlowInfo info = table.lookup(k.p, now, ends);
         ASSERT_TRUE(info.flow && !info.created);
-        EXPECT_EQ(info.flow->flow_id, id);
+        EXPECT_EQ(info.flow->flow_id, live.id);
         EXPECT_TRUE(slots.insert(info.flow).second);
     }
     Record last;
@@ -367,10 +375,11 @@ void churn(uint32_t capacity, uint32_t seed) {
 }
 
 TEST(FlowTableChurn, LiveFlowsStayFindableThroughEvictionsAndTimeouts) {
-    churn(64, 1);
-    churn(61, 2);  // not a power of two
-    churn(7, 3);
-    churn(1, 4);
+    churn(64, 256, 1);  // more keys than slots: evictions
+    churn(61, 244, 2);  // not a power of two
+    churn(7, 28, 3);
+    churn(1, 4, 4);
+    churn(64, 48, 5);  // room for all: flows end by timing out, found so on lookup or by expire()
 }
 
 }  // namespace
