@@ -39,11 +39,15 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "dataplane/decode.hpp"
 #include "dataplane/flow_table.hpp"
+#include "dataplane/zeroed_pages.hpp"
+#include "thread_clock.hpp"
 
 namespace {
 
@@ -51,19 +55,13 @@ constexpr size_t kSlot = 2304;  // rte_mbuf header + headroom + 2048 data
 constexpr size_t kFrame = 60;   // a 64-byte frame without its FCS
 constexpr unsigned kBurst = 32;
 
-double thread_cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-void* map_or_die(size_t bytes, bool shared, bool huge) {
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+// Shared 4 KiB pages, as EAL's --no-huge memory (a memfd) is.
+void* map_shared_or_die(size_t bytes) {
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
         std::fprintf(stderr, "bench_flow_bound: cannot map %zu MiB\n", bytes >> 20);
         std::exit(1);
     }
-    if (huge) madvise(p, bytes, MADV_HUGEPAGE);
     return p;
 }
 
@@ -122,7 +120,7 @@ struct Source {
     size_t next = 0;
 
     explicit Source(uint32_t n) : flows(n) {
-        slots = static_cast<uint8_t*>(map_or_die(static_cast<size_t>(n) * kSlot, true, false));
+        slots = static_cast<uint8_t*>(map_shared_or_die(static_cast<size_t>(n) * kSlot));
         for (uint32_t i = 0; i < n; ++i) {
             uint8_t* slot = slots + static_cast<size_t>(i) * kSlot;
             const uint16_t off = kFrameAt, len = kFrame;
@@ -166,7 +164,8 @@ public:
         size_t cap = 1;
         while (cap < 2 * static_cast<size_t>(flows)) cap <<= 1;
         mask_ = cap - 1;
-        entries_ = static_cast<Entry*>(map_or_die(cap * sizeof(Entry), false, true));
+        pages_ = sluice::ZeroedPages(cap * sizeof(Entry));  // huge pages where the kernel allows
+        entries_ = pages_.as<Entry>();
     }
     struct Key {
         uint32_t a, b;
@@ -257,6 +256,7 @@ public:
     }
 
 private:
+    sluice::ZeroedPages pages_;
     Entry* entries_;
     size_t mask_;
     Burst cur_;
@@ -401,7 +401,14 @@ int main(int argc, char** argv) {
         else usage(argv[0]);
     }
 
-    Bench bench(flows);
+    std::unique_ptr<Bench> made;
+    try {
+        made = std::make_unique<Bench>(flows);
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "bench_flow_bound: cannot allocate the tables for %u flows\n", flows);
+        return 1;
+    }
+    Bench& bench = *made;
     for (unsigned l = 0; l < kLoops; ++l) bench.run(static_cast<Loop>(l), 2ull * flows);  // warm up, create flows
     std::vector<double> ns[kLoops], ratio[kLoops];
     for (unsigned r = 0; r < repeats; ++r) {

@@ -19,13 +19,9 @@
 #include <random>
 #include <vector>
 
-namespace {
+#include "thread_clock.hpp"
 
-double thread_cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
+namespace {
 
 constexpr size_t kLine = 64;
 

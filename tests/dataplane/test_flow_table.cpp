@@ -318,6 +318,11 @@ void churn(uint32_t capacity, uint32_t keys, uint32_t seed) {
     };
     std::map<uint16_t, Live> alive;  // UDP source port -> its flow
     const uint64_t timeout_ns = uint64_t{t.seconds[static_cast<size_t>(ProtoClass::udp)][0]} * kSec;
+    auto forget_ended = [&] {
+        for (auto it = alive.begin(); it != alive.end();)
+            it = ends.ended.count(it->second.id) ? alive.erase(it) : std::next(it);
+        ends.ended.clear();
+    };
     std::mt19937 rng(seed);
     uint64_t now = kSec;
     for (int step = 0; step < 10000; ++step) {
@@ -327,31 +332,27 @@ void churn(uint32_t capacity, uint32_t keys, uint32_t seed) {
         now += rng() % (kSec / 2);
         auto k = make(u);
         table.next_epoch();
-        ends.ended.clear();
         const PacketFlowInfo info = table.lookup(k.p, now, ends);
         ASSERT_FALSE(info.blocked);
         ASSERT_NE(info.flow, nullptr);
-        for (auto it = alive.begin(); it != alive.end();)
-            it = ends.ended.count(it->second.id) ? alive.erase(it) : std::next(it);
+        forget_ended();
         const auto was = alive.find(u.sport);
         if (was != alive.end()) {
             // Only the client ever sends: the flow stays new, with the new timeout.
             ASSERT_LE(now, was->second.last_ns + timeout_ns) << "a timed-out flow was not ended, step " << step;
             ASSERT_FALSE(info.created) << "a live flow was created again, step " << step;
             ASSERT_EQ(info.flow->flow_id, was->second.id);
+            was->second.last_ns = now;
         } else {
             ASSERT_TRUE(info.created) << "an ended flow was found, step " << step;
             alive[u.sport] = {info.flow->flow_id, now};
         }
-        alive[u.sport].last_ns = now;
         ASSERT_EQ(info.flow->client_port(), u.sport);
         table.update(*info.flow, info.dir, k.p, now);
         if (step % 97 == 0) {
-            ends.ended.clear();
             table.next_epoch();
             table.expire(now, 8, ends);
-            for (auto it = alive.begin(); it != alive.end();)
-                it = ends.ended.count(it->second.id) ? alive.erase(it) : std::next(it);
+            forget_ended();
         }
         ASSERT_EQ(table.active(), alive.size());
     }
