@@ -46,6 +46,7 @@
 
 #include "dataplane/decode.hpp"
 #include "dataplane/flow_table.hpp"
+#include "dataplane/json_writer.hpp"
 #include "dataplane/zeroed_pages.hpp"
 #include "thread_clock.hpp"
 
@@ -441,29 +442,35 @@ int main(int argc, char** argv) {
         out = (dir ? "bench/results/" : "") + ("flow-bound-" + utc_stamp(false) + ".json");
     }
     {
-        FILE* f = std::fopen(out.c_str(), "w");
-        if (!f) {
+        utsname u{};
+        uname(&u);
+        std::vector<char> buf(64 * 1024);
+        sluice::JsonWriter w(buf.data(), buf.size());
+        w.begin_object()
+            .kv("benchmark", "flow_bound")
+            .kv("date", utc_stamp(true))
+            .kv("host", u.nodename)
+            .kv("cpu", cpu_model())
+            .kv("cpus", static_cast<int64_t>(sysconf(_SC_NPROCESSORS_ONLN)))
+            .kv("kernel", u.release)
+            .kv("flows", flows)
+            .kv("packets_per_loop", packets)
+            .kv("repeats", repeats)
+            .begin_object("loops");
+        for (unsigned l = 0; l < kLoops; ++l)
+            w.begin_object(kNames[l])
+                .kv_raw("ns_per_packet", "[" + join(ns[l]) + "]")
+                .kv("ns_median", median(ns[l]))
+                .kv_raw("ratio_copy_over", "[" + join(ratio[l]) + "]")
+                .kv("ratio_median", median(ratio[l]))
+                .end_object();
+        w.end_object().end_object();
+        w.append("\n");
+        std::ofstream f(out);
+        if (w.overflowed() || !(f << w.view()) || !f.flush()) {
             std::fprintf(stderr, "bench_flow_bound: cannot write %s\n", out.c_str());
             return 1;
         }
-        utsname u{};
-        uname(&u);
-        std::fprintf(f,
-                     "{\n  \"benchmark\": \"flow_bound\",\n  \"date\": \"%s\",\n  \"host\": \"%s\",\n  \"cpu\": \"%s\",\n"
-                     "  \"cpus\": %ld,\n  \"kernel\": \"%s\",\n",
-                     utc_stamp(true).c_str(), u.nodename, cpu_model().c_str(), sysconf(_SC_NPROCESSORS_ONLN),
-                     u.release);
-        std::fprintf(f, "  \"flows\": %u,\n  \"packets_per_loop\": %llu,\n  \"repeats\": %u,\n", flows,
-                     static_cast<unsigned long long>(packets), repeats);
-        std::fprintf(f, "  \"loops\": {");
-        for (unsigned l = 0; l < kLoops; ++l)
-            std::fprintf(f,
-                         "%s\n    \"%s\": {\"ns_per_packet\": [%s], \"ns_median\": %.2f, \"ratio_copy_over\": [%s], "
-                         "\"ratio_median\": %.4f}",
-                         l ? "," : "", kNames[l], join(ns[l]).c_str(), median(ns[l]), join(ratio[l]).c_str(),
-                         median(ratio[l]));
-        std::fprintf(f, "\n  }\n}\n");
-        std::fclose(f);
         std::printf("wrote %s\n", out.c_str());
     }
     return 0;
