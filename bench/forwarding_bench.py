@@ -46,7 +46,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import queue
 import re
 import shutil
@@ -58,6 +57,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import pcap_bench  # bench/pcap_bench.py: host_info
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -650,20 +651,6 @@ def print_scaling(rows):
               f"{f(r['ratio_to_testpmd_cpu']):>5}")
 
 
-def host_info():
-    info = {"hostname": platform.node(), "kernel": platform.release(), "cpus": os.cpu_count()}
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for l in fh:
-                if l.startswith("model name"):
-                    info["cpu"] = l.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    info["loadavg"] = os.getloadavg()
-    return info
-
-
 def version_of(cmd):
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip().splitlines()[0]
@@ -754,7 +741,7 @@ def main():
         "benchmark": "forwarding",
         "name": args.name,
         "started": started.isoformat(timespec="seconds"),
-        "host": host_info(),
+        "host": pcap_bench.host_info(),
         "sluice": {"binary": os.path.abspath(args.sluice), "version": version_of([args.sluice, "--version"]),
                    "built": datetime.datetime.fromtimestamp(os.path.getmtime(args.sluice)).isoformat(timespec="seconds"),
                    "repo_commit": version_of(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])},  # HEAD at the run

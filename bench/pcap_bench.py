@@ -268,18 +268,26 @@ def ratios(runs, num, den, key="pps_per_core"):
     return out
 
 
+# CPU features the results depend on: the development VM's guest has shown
+# AVX-512 on some days and not on others (the carver's copy is then AVX2).
+NOTED_CPU_FLAGS = ("avx2", "avx512f", "avx512bw", "sha_ni", "clflushopt", "pcid")
+
+
 def host_info():
-    cpu = ""
+    cpu, flags = "", set()
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
-                if line.startswith("model name"):
+                if line.startswith("model name") and not cpu:
                     cpu = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
                     break
     except OSError:
         pass
     commit = subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    return {"cpu": cpu, "cpus": os.cpu_count(), "kernel": platform.release(), "loadavg": os.getloadavg(),
+    return {"hostname": platform.node(), "cpu": cpu, "cpu_flags": [f for f in NOTED_CPU_FLAGS if f in flags], "cpus": os.cpu_count(),
+            "kernel": platform.release(), "loadavg": os.getloadavg(),
             "repo_commit": commit, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
