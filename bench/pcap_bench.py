@@ -285,9 +285,13 @@ def host_info():
                     break
     except OSError:
         pass
-    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    return {"hostname": platform.node(), "cpu": cpu, "cpu_flags": [f for f in NOTED_CPU_FLAGS if f in flags], "cpus": os.cpu_count(),
-            "kernel": platform.release(), "loadavg": os.getloadavg(),
+    try:  # a copied tree (the lent machines) may have no git or no .git
+        commit = subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True,
+                                text=True).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {"hostname": platform.node(), "cpu": cpu, "cpu_flags": [f for f in NOTED_CPU_FLAGS if f in flags],
+            "cpus": os.cpu_count(), "kernel": platform.release(), "loadavg": os.getloadavg(),
             "repo_commit": commit, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
