@@ -366,16 +366,6 @@ std::string utc_stamp(bool iso) {
     return buf;
 }
 
-std::string join(const std::vector<double>& v) {
-    std::string s;
-    for (size_t i = 0; i < v.size(); ++i) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%s%.4g", i ? ", " : "", v[i]);
-        s += buf;
-    }
-    return s;
-}
-
 void usage(const char* argv0) {
     std::fprintf(stderr, "usage: %s [--flows N] [--packets P] [--repeats R] [--out FILE]\n", argv0);
     std::exit(2);
@@ -457,13 +447,13 @@ int main(int argc, char** argv) {
             .kv("packets_per_loop", packets)
             .kv("repeats", repeats)
             .begin_object("loops");
-        for (unsigned l = 0; l < kLoops; ++l)
-            w.begin_object(kNames[l])
-                .kv_raw("ns_per_packet", "[" + join(ns[l]) + "]")
-                .kv("ns_median", median(ns[l]))
-                .kv_raw("ratio_copy_over", "[" + join(ratio[l]) + "]")
-                .kv("ratio_median", median(ratio[l]))
-                .end_object();
+        for (unsigned l = 0; l < kLoops; ++l) {
+            w.begin_object(kNames[l]).begin_array("ns_per_packet");
+            for (const double v : ns[l]) w.value(v);
+            w.end_array().kv("ns_median", median(ns[l])).begin_array("ratio_copy_over");
+            for (const double v : ratio[l]) w.value(v);
+            w.end_array().kv("ratio_median", median(ratio[l])).end_object();
+        }
         w.end_object().end_object();
         w.append("\n");
         std::ofstream f(out);

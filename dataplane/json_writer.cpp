@@ -206,29 +206,35 @@ JsonWriter& JsonWriter::kv(std::string_view k, std::string_view v) {
 JsonWriter& JsonWriter::kv_bytes(std::string_view k, std::span<const uint8_t> v) {
     return kv(k, std::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
 }
-JsonWriter& JsonWriter::kv(std::string_view k, uint64_t v) {
-    key(k);
+template <typename Int>
+void JsonWriter::integer(Int v) {
     char tmp[24];
     auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
     put(std::string_view(tmp, static_cast<size_t>(r.ptr - tmp)));
-    return *this;
 }
-JsonWriter& JsonWriter::kv(std::string_view k, int64_t v) {
-    key(k);
-    char tmp[24];
-    auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
-    put(std::string_view(tmp, static_cast<size_t>(r.ptr - tmp)));
-    return *this;
-}
-JsonWriter& JsonWriter::kv(std::string_view k, double v) {
-    key(k);
+void JsonWriter::number(double v) {
     if (!std::isfinite(v)) {
         put("null");
-        return *this;
+        return;
     }
     char tmp[32];
     auto r = std::to_chars(tmp, tmp + sizeof tmp, v, std::chars_format::fixed, 6);
     put(std::string_view(tmp, static_cast<size_t>(r.ptr - tmp)));
+}
+
+JsonWriter& JsonWriter::kv(std::string_view k, uint64_t v) {
+    key(k);
+    integer(v);
+    return *this;
+}
+JsonWriter& JsonWriter::kv(std::string_view k, int64_t v) {
+    key(k);
+    integer(v);
+    return *this;
+}
+JsonWriter& JsonWriter::kv(std::string_view k, double v) {
+    key(k);
+    number(v);
     return *this;
 }
 JsonWriter& JsonWriter::kv(std::string_view k, bool v) {
@@ -264,16 +270,17 @@ JsonWriter& JsonWriter::value_bytes(std::span<const uint8_t> v) {
 }
 JsonWriter& JsonWriter::value(uint64_t v) {
     separator();
-    char tmp[24];
-    auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
-    put(std::string_view(tmp, static_cast<size_t>(r.ptr - tmp)));
+    integer(v);
     return *this;
 }
 JsonWriter& JsonWriter::value(int64_t v) {
     separator();
-    char tmp[24];
-    auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
-    put(std::string_view(tmp, static_cast<size_t>(r.ptr - tmp)));
+    integer(v);
+    return *this;
+}
+JsonWriter& JsonWriter::value(double v) {
+    separator();
+    number(v);
     return *this;
 }
 JsonWriter& JsonWriter::value(bool v) {

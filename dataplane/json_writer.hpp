@@ -53,6 +53,7 @@ public:
     JsonWriter& value(uint64_t v);
     JsonWriter& value(int64_t v);
     JsonWriter& value(bool v);
+    JsonWriter& value(double v);  // as kv(double): 6 decimals, null when not finite
     JsonWriter& value_bytes(std::span<const uint8_t> v);
 
     bool overflowed() const { return overflow_; }
@@ -70,6 +71,9 @@ private:
     void separator();
     void key(std::string_view k);
     void string(std::string_view s);
+    template <typename Int>
+    void integer(Int v);
+    void number(double v);
 
     char* buf_;
     size_t cap_;

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -155,6 +156,20 @@ TEST(JsonWriter, RawMembersJoinTheObject) {
     JsonWriter w2(buf, sizeof buf);
     w2.begin_object().kv("x", "y").raw_members(R"("a":1)").end_object();
     EXPECT_EQ(w2.view(), R"({"x":"y","a":1})");
+}
+
+// Doubles, as members and as array elements, are written the same way: six
+// decimals, and null where JSON has no number (NaN, infinities).
+TEST(JsonWriter, DoublesAsMembersAndElements) {
+    char buf[256];
+    JsonWriter w(buf, sizeof buf);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double inf = std::numeric_limits<double>::infinity();
+    w.begin_object().kv("a", 0.5).kv("b", nan).begin_array("c").value(1.25).value(-2.0).value(inf).value(nan);
+    w.end_array().kv("d", 192.3).end_object();
+    ASSERT_FALSE(w.overflowed());
+    EXPECT_EQ(w.view(), R"({"a":0.500000,"b":null,"c":[1.250000,-2.000000,null,null],"d":192.300000})");
+    EXPECT_TRUE(nlohmann::json::accept(w.view()));
 }
 
 }  // namespace
